@@ -1,0 +1,129 @@
+"""Render a story for one notification URL and send it through Apprise.
+
+One Apprise object per send: Apprise paces a reused e-mail object to one message every few
+seconds (LIMITS.md), and a fresh object keeps one subscriber's URL from slowing another's.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import apprise
+
+from notifier import netguard
+from notifier.redact import looks_like_host, redact, redact_text
+
+# Schemes whose host is where Apprise really connects, so the address guard applies to it.
+# Other services (tgram, slack, discord...) reach fixed public APIs and keep tokens in the host.
+SELF_HOSTED = {
+    "mailto",
+    "mailtos",
+    "json",
+    "jsons",
+    "xml",
+    "xmls",
+    "form",
+    "forms",
+    "ntfy",
+    "ntfys",
+    "mmost",
+    "mmosts",
+    "gotify",
+    "gotifys",
+    "rocket",
+    "rockets",
+    "apprise",
+    "apprises",
+    "mqtt",
+    "mqtts",
+    "matrix",
+    "matrixs",
+    "ncloud",
+    "nclouds",
+    "kodi",
+    "kodis",
+    "signal",
+    "signals",
+    "rsyslog",
+    "syslog",
+}
+
+
+class DeliveryError(Exception):
+    """A send failed. `permanent` means retrying cannot help (bad URL, refused host)."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    body_format: str  # apprise.NotifyFormat value
+
+
+def render(story: dict, plugin_formats: tuple[str, ...]) -> Message:
+    """HTML where the channel takes it (e-mail gets HTML plus a plain-text part), else text."""
+    title = " ".join(story["title"].split()) or "(untitled)"
+    link = story.get("link") or ""
+    if urlsplit(link).scheme not in ("http", "https"):
+        link = ""
+    summary = story.get("summary") or ""
+    if plugin_formats and plugin_formats[0] == apprise.NotifyFormat.HTML:
+        parts = [f"<p>{html.escape(summary)}</p>"] if summary else []
+        if link:
+            href = html.escape(link, quote=True)
+            parts.append(f'<p><a href="{href}">{href}</a></p>')
+        return Message(title, "\n".join(parts) or html.escape(title), apprise.NotifyFormat.HTML)
+    body = "\n\n".join(p for p in (summary, link) if p) or title
+    return Message(title, body, apprise.NotifyFormat.TEXT)
+
+
+def load_plugin(url: str):
+    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    if plugin is None:
+        raise DeliveryError(f"not a notification URL Apprise understands: {redact(url)}", permanent=True)
+    return plugin
+
+
+def plugin_formats(plugin) -> tuple[str, ...]:
+    formats = plugin.notify_format
+    return tuple(formats) if isinstance(formats, tuple | list) else (formats,)
+
+
+def target_hosts(url: str, plugin) -> list[tuple[str, int]]:
+    """The (host, port) pairs Apprise will connect to for this URL, for the address guard."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in SELF_HOSTED:
+        return []
+    hosts = [getattr(plugin, "smtp_host", None), getattr(plugin, "host", None)]
+    port = getattr(plugin, "port", None) or 0
+    return [(h, port) for h in dict.fromkeys(hosts) if h and looks_like_host(h)]
+
+
+def check_target(url: str, allow_private: bool) -> None:
+    """Refuse a URL Apprise cannot use or that points at an internal address."""
+    plugin = load_plugin(url)
+    for host, port in target_hosts(url, plugin):
+        try:
+            netguard.resolve_public(host, port, allow_private)
+        except Exception as exc:  # noqa: BLE001 - every guard failure is a refusal here
+            raise DeliveryError(f"{redact(url)}: {redact_text(str(exc))}", permanent=True) from None
+
+
+def send(url: str, story: dict, allow_private: bool) -> None:
+    """Send one alert to one URL, or raise DeliveryError with a reason free of secrets."""
+    check_target(url, allow_private)
+    plugin = load_plugin(url)
+    message = render(story, plugin_formats(plugin))
+    sender = apprise.Apprise()
+    sender.add(plugin)
+    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+        ok = sender.notify(title=message.title, body=message.body, body_format=message.body_format)
+    if not ok:
+        reason = " ".join(captured.getvalue().split())[-300:] or "the service refused the message"
+        raise DeliveryError(redact_text(reason))

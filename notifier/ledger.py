@@ -1,0 +1,125 @@
+"""The delivery ledger: one record per (story, subscriber, notification URL) and its state.
+
+States: pending -> sending -> sent | retrying (-> sending ...) | failed | dropped.
+`delivery:{id}` is a hash; `deliveries:due` orders the ones waiting (score = when to try, or
+the lease of a send in progress); `story:{id}:deliveries` and `deliveries:recent` list them.
+The step pending/retrying -> sending is a compare-and-set in Lua: of two copies of a task
+(a redelivered message, a sweep racing a slow worker) exactly one sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import redis
+
+from notifier.models import Delivery
+
+
+CREATE_LUA = """
+local created = {}
+local ttl, due_at, now = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+for i = 4, #ARGV, 5 do
+  local id = ARGV[i]
+  local key = 'delivery:' .. id
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'id', id, 'story', ARGV[i + 1], 'subscriber', ARGV[i + 2],
+      'url_hash', ARGV[i + 3], 'target', ARGV[i + 4], 'state', 'pending', 'attempts', 0,
+      'created', now, 'updated', now)
+    redis.call('EXPIRE', key, ttl)
+    redis.call('ZADD', 'deliveries:due', due_at, id)
+    redis.call('RPUSH', 'story:' .. ARGV[i + 1] .. ':deliveries', id)
+    redis.call('EXPIRE', 'story:' .. ARGV[i + 1] .. ':deliveries', ttl)
+    redis.call('LPUSH', 'deliveries:recent', id)
+    table.insert(created, id)
+  end
+end
+redis.call('LTRIM', 'deliveries:recent', 0, 9999)
+return created
+"""
+
+BEGIN_LUA = """
+local key = 'delivery:' .. ARGV[1]
+local state = redis.call('HGET', key, 'state')
+if state == 'pending' or state == 'retrying' then
+  redis.call('HSET', key, 'state', 'sending', 'updated', ARGV[2])
+  redis.call('HINCRBY', key, 'attempts', 1)
+  redis.call('ZADD', 'deliveries:due', ARGV[3], ARGV[1])
+  return 'go'
+end
+return state or 'missing'
+"""
+
+
+def delivery_id(story_id: str, subscriber: str, url_hash: str) -> str:
+    return hashlib.sha256(f"{story_id}\0{subscriber}\0{url_hash}".encode()).hexdigest()[:16]
+
+
+def url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:12]
+
+
+def create(
+    r: redis.Redis, rows: list[tuple[str, str, str, str]], *, ttl: int, lease_until: float
+) -> list[str]:
+    """Record deliveries (story, subscriber, url_hash, target) that don't exist yet; return new ids."""
+    args: list = [ttl, lease_until, time.time()]
+    for story, subscriber, uhash, target in rows:
+        args += [delivery_id(story, subscriber, uhash), story, subscriber, uhash, target]
+    if len(args) == 3:
+        return []
+    return list(r.register_script(CREATE_LUA)(args=args))
+
+
+def begin(r: redis.Redis, delivery_id_: str, lease_until: float) -> str:
+    """'go' if this caller now owns the send; otherwise the state that stopped it."""
+    return r.register_script(BEGIN_LUA)(args=[delivery_id_, time.time(), lease_until])
+
+
+def finish(
+    r: redis.Redis, delivery_id_: str, state: str, *, error: str | None = None, next_at: float | None = None
+) -> None:
+    """Record the outcome; a retry goes back in the due set, anything final leaves it."""
+    fields = {"state": state, "updated": time.time(), "last_error": error or ""}
+    pipe = r.pipeline(transaction=True)
+    if next_at is not None:
+        fields["next_at"] = next_at
+        pipe.zadd("deliveries:due", {delivery_id_: next_at})
+    else:
+        pipe.zrem("deliveries:due", delivery_id_)
+    pipe.hset(f"delivery:{delivery_id_}", mapping=fields)
+    pipe.hincrby("deliveries:count", state, 1)
+    pipe.execute()
+
+
+def get(r: redis.Redis, delivery_id_: str) -> Delivery | None:
+    raw = r.hgetall(f"delivery:{delivery_id_}")
+    return _delivery(raw) if raw else None
+
+
+def get_many(r: redis.Redis, ids: list[str]) -> list[Delivery]:
+    pipe = r.pipeline(transaction=False)
+    for did in ids:
+        pipe.hgetall(f"delivery:{did}")
+    return [_delivery(raw) for raw in pipe.execute() if raw]
+
+
+def of_story(r: redis.Redis, story_id: str) -> list[Delivery]:
+    return get_many(r, r.lrange(f"story:{story_id}:deliveries", 0, -1))
+
+
+def recent(r: redis.Redis, limit: int = 1000) -> list[Delivery]:
+    return get_many(r, r.lrange("deliveries:recent", 0, limit - 1))
+
+
+def _delivery(raw: dict) -> Delivery:
+    values: dict = {}
+    for key in ("id", "story", "subscriber", "url_hash", "target", "state"):
+        values[key] = raw.get(key, "")
+    values["attempts"] = int(raw.get("attempts") or 0)
+    values["last_error"] = raw.get("last_error") or None
+    values["created"] = float(raw.get("created") or 0)
+    values["updated"] = float(raw.get("updated") or 0)
+    values["next_at"] = float(raw["next_at"]) if raw.get("next_at") else None
+    return Delivery(**values)

@@ -1,0 +1,96 @@
+"""The nouns of the domain: small frozen dataclasses, no behaviour beyond (de)serialising."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+@dataclass(frozen=True)
+class Story:
+    """One item of one feed, made plain: what every later step works with."""
+
+    id: str
+    feed_id: str
+    title: str
+    link: str | None
+    published: datetime | None
+    summary: str
+    guid: str | None = None
+    link_key: str | None = None  # normalised link, the cross-feed identity
+    title_key: str | None = None  # normalised title; None when too short to identify a story
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "feed": self.feed_id,
+            "title": self.title,
+            "link": self.link,
+            "published": iso(self.published),
+            "summary": self.summary,
+            "guid": self.guid,
+        }
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: str
+    url: str
+    name: str
+    interval: int
+    enabled: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    baseline_done: bool = False
+    last_success: float | None = None
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    errors: int = 0
+    first_error_at: float | None = None
+    next_poll: float | None = None
+    interval_reason: str = "default"
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    expr: str
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    name: str
+    urls: tuple[str, ...]
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert: a story to one notification URL of one subscriber, and where it stands."""
+
+    id: str
+    story: str
+    subscriber: str
+    url_hash: str
+    target: str  # redacted: scheme and host only
+    state: str = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    created: float = 0.0
+    updated: float = 0.0
+    next_at: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data.pop("extra")
+        return data

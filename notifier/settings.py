@@ -1,0 +1,80 @@
+"""The one place that reads the environment. A bad value stops the start with one line."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting has a value we cannot run with; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_prefix="NOTIFIER_")
+
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    data_dir: Path = Path("./.notifier")
+    allow_private_hosts: bool = False
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    min_interval: int = Field(default=60, ge=1)
+    max_interval: int = Field(default=3600, ge=1)
+    default_interval: int = Field(default=300, ge=1)
+    public_url: str | None = None
+    admin_token: str | None = None
+    log_level: str = "INFO"
+    # Fetch limits: a hostile feed can cost us at most this much.
+    fetch_connect_timeout: float = Field(default=10.0, gt=0)
+    fetch_read_timeout: float = Field(default=20.0, gt=0)
+    fetch_total_timeout: float = Field(default=30.0, gt=0)
+    fetch_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    fetch_concurrency: int = Field(default=50, ge=1)
+    fetch_per_host: int = Field(default=4, ge=1)
+    # De-duplication memory.
+    story_ttl: int = Field(default=30 * 24 * 3600, ge=60)
+    title_ttl: int = Field(default=48 * 3600, ge=60)
+    # Delivery.
+    delivery_max_attempts: int = Field(default=6, ge=1)
+    delivery_max_age: int = Field(default=6 * 3600, ge=60)
+    retry_base_delay: float = Field(default=5.0, gt=0)
+    lease_seconds: int = Field(default=120, ge=2)
+    visibility_timeout: int = Field(default=600, ge=5)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+
+def _env_name(loc: tuple) -> str:
+    field = str(loc[0]) if loc else "?"
+    return "REDIS_URL" if field == "redis_url" else f"NOTIFIER_{field.upper()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SettingsError(f"invalid setting {_env_name(first['loc'])}: {first['msg']}") from None

@@ -1,0 +1,164 @@
+"""Feeds, topics and subscribers, kept in Redis.
+
+Layout: `feed:{id}` hash (JSON-encoded fields), `feeds` set of ids, `feeds:byurl` hash url -> id,
+`feeds:due` sorted set (score = next poll time), `topics` hash name -> JSON,
+`subscribers` hash name -> JSON, `topic:{name}:subs` set of subscriber names (the match index).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+
+import redis
+
+from notifier.models import Feed, Subscriber, Topic
+
+FEED_FIELDS = {f.name for f in dataclasses.fields(Feed)}
+
+
+class NotFound(LookupError):
+    """No feed, topic or subscriber by that name."""
+
+
+def feed_id_for(url: str) -> str:
+    return hashlib.sha256(url.strip().encode()).hexdigest()[:10]
+
+
+# --- feeds -------------------------------------------------------------------------------------
+
+
+def add_feed(r: redis.Redis, url: str, name: str, interval: int, now: float | None = None) -> Feed:
+    """Add a feed (idempotent: the same URL gives the same id) and make it due at once."""
+    existing = r.hget("feeds:byurl", url)
+    if existing:
+        return get_feed(r, existing)
+    feed = Feed(id=feed_id_for(url), url=url, name=name, interval=interval, next_poll=now or time.time())
+    pipe = r.pipeline(transaction=True)
+    pipe.hset(f"feed:{feed.id}", mapping=_encode(dataclasses.asdict(feed)))
+    pipe.sadd("feeds", feed.id)
+    pipe.hset("feeds:byurl", url, feed.id)
+    pipe.zadd("feeds:due", {feed.id: feed.next_poll})
+    pipe.execute()
+    return feed
+
+
+def get_feed(r: redis.Redis, feed_id: str) -> Feed:
+    raw = r.hgetall(f"feed:{feed_id}")
+    if not raw:
+        raise NotFound(f"no feed with id {feed_id}")
+    return Feed(**{k: json.loads(v) for k, v in raw.items() if k in FEED_FIELDS})
+
+
+def get_feeds(r: redis.Redis, feed_ids: list[str]) -> list[Feed]:
+    pipe = r.pipeline(transaction=False)
+    for feed_id in feed_ids:
+        pipe.hgetall(f"feed:{feed_id}")
+    return [
+        Feed(**{k: json.loads(v) for k, v in raw.items() if k in FEED_FIELDS})
+        for raw in pipe.execute()
+        if raw
+    ]
+
+
+def find_feed(r: redis.Redis, id_or_url: str) -> Feed:
+    feed_id = r.hget("feeds:byurl", id_or_url) or id_or_url
+    return get_feed(r, feed_id)
+
+
+def list_feeds(r: redis.Redis) -> list[Feed]:
+    return sorted(get_feeds(r, sorted(r.smembers("feeds"))), key=lambda f: (f.name.casefold(), f.id))
+
+
+def update_feed(r: redis.Redis, feed_id: str, **changes) -> None:
+    """Write only the fields that changed, so concurrent writers of other fields don't collide."""
+    unknown = set(changes) - FEED_FIELDS
+    if unknown:
+        raise ValueError(f"unknown feed fields: {sorted(unknown)}")
+    pipe = r.pipeline(transaction=True)
+    pipe.hset(f"feed:{feed_id}", mapping=_encode(changes))
+    if "url" in changes:
+        pipe.hset("feeds:byurl", changes["url"], feed_id)
+    pipe.execute()
+
+
+def schedule_feed(r: redis.Redis, feed_id: str, at: float) -> None:
+    pipe = r.pipeline(transaction=True)
+    pipe.zadd("feeds:due", {feed_id: at})
+    pipe.hset(f"feed:{feed_id}", "next_poll", json.dumps(at))
+    pipe.execute()
+
+
+def remove_feed(r: redis.Redis, feed: Feed) -> None:
+    pipe = r.pipeline(transaction=True)
+    pipe.delete(f"feed:{feed.id}")
+    pipe.srem("feeds", feed.id)
+    pipe.hdel("feeds:byurl", feed.url)
+    pipe.zrem("feeds:due", feed.id)
+    pipe.execute()
+
+
+def _encode(values: dict) -> dict:
+    return {k: json.dumps(v) for k, v in values.items()}
+
+
+# --- topics ------------------------------------------------------------------------------------
+
+
+def add_topic(r: redis.Redis, topic: Topic) -> None:
+    r.hset("topics", topic.name, json.dumps({"expr": topic.expr, "urgent": topic.urgent}))
+
+
+def list_topics(r: redis.Redis) -> list[Topic]:
+    return [Topic(name=name, **json.loads(raw)) for name, raw in sorted(r.hgetall("topics").items())]
+
+
+def topic_exists(r: redis.Redis, name: str) -> bool:
+    return bool(r.hexists("topics", name))
+
+
+# --- subscribers -------------------------------------------------------------------------------
+
+
+def add_subscriber(r: redis.Redis, sub: Subscriber) -> None:
+    """Add or replace a subscriber, keeping the topic index in step."""
+    old = get_subscriber(r, sub.name, missing_ok=True)
+    pipe = r.pipeline(transaction=True)
+    for topic in old.topics if old else ():
+        pipe.srem(f"topic:{topic}:subs", sub.name)
+    pipe.hset("subscribers", sub.name, json.dumps({"urls": list(sub.urls), "topics": list(sub.topics)}))
+    for topic in sub.topics:
+        pipe.sadd(f"topic:{topic}:subs", sub.name)
+    pipe.execute()
+
+
+def get_subscriber(r: redis.Redis, name: str, missing_ok: bool = False) -> Subscriber | None:
+    raw = r.hget("subscribers", name)
+    if raw is None:
+        if missing_ok:
+            return None
+        raise NotFound(f"no subscriber named {name!r}")
+    return _subscriber(name, raw)
+
+
+def get_subscribers(r: redis.Redis, names: list[str]) -> list[Subscriber]:
+    if not names:
+        return []
+    return [_subscriber(n, raw) for n, raw in zip(names, r.hmget("subscribers", names), strict=True) if raw]
+
+
+def list_subscribers(r: redis.Redis) -> list[Subscriber]:
+    return [_subscriber(n, raw) for n, raw in sorted(r.hgetall("subscribers").items())]
+
+
+def subscribers_of(r: redis.Redis, topic_names: list[str]) -> set[str]:
+    if not topic_names:
+        return set()
+    return set(r.sunion([f"topic:{name}:subs" for name in topic_names]))
+
+
+def _subscriber(name: str, raw: str) -> Subscriber:
+    data = json.loads(raw)
+    return Subscriber(name=name, urls=tuple(data["urls"]), topics=tuple(data["topics"]))

@@ -1,0 +1,110 @@
+"""Real receivers for alerts, on 127.0.0.1: an SMTP server and an HTTP webhook sink."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SmtpSink:
+    """aiosmtpd on a free port; keeps every message it accepts. `delay` slows each DATA."""
+
+    def __init__(self, delay: float = 0.0):
+        self.messages: list[email.message.EmailMessage] = []
+        self.delay = delay
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def url(self, to: str = "reader@example.com") -> str:
+        return (f"mailto://user:secretpass@localhost:{self.port}?smtp=127.0.0.1&from=alerts@example.com"
+                f"&to={to}&mode=insecure")
+
+    def for_recipient(self, to: str) -> list:
+        return [m for m in self.messages if to in str(m["To"])]
+
+    def __enter__(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+class HttpSink:
+    """Records every request; answers from a script of (status, headers) or 200."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.responses: list[tuple[int, dict]] = []
+        self.delay = 0.0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's hook name
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if sink.delay:
+                    time.sleep(sink.delay)
+                status, headers = sink.responses.pop(0) if sink.responses else (200, {})
+                sink.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                                      "status": status})
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_PUT = do_POST
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+
+    def url(self, path: str = "/hook", scheme: str = "json") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def json_bodies(self, path: str | None = None) -> list[dict]:
+        return [json.loads(r["body"]) for r in self.requests if path is None or r["path"].startswith(path)]
+
+    def __enter__(self) -> HttpSink:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll until predicate() is truthy; return its value, or the last falsy one at the timeout."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value

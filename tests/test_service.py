@@ -1,0 +1,125 @@
+"""The service as an operator starts it: `notifier run`, the compose file's commands, refusals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.service import ROOT, Service, wait_until
+from tests.sinks import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def healthy(port: int):
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def test_run_starts_an_embedded_redis_answers_healthz_and_stops_cleanly_on_sigterm(tmp_path):
+    port = free_port()
+    data = tmp_path / "data"
+    env = {"NOTIFIER_DATA_DIR": str(data), "NOTIFIER_API_PORT": str(port)}
+    with Service(env, tmp_path) as service:
+        service.env.pop("REDIS_URL", None)
+        proc = service.start("run", "run")
+        health = wait_until(lambda: healthy(port), timeout=60)
+        assert health and health["redis"] and health["ok"], service.logs()
+        assert (data / "redis.url").exists() and (data / "admin_token").exists()
+
+        # a CLI command in another terminal talks to the same embedded Redis
+        assert service.cli("topic", "add", "quakes", "--match", "earthquake").returncode == 0
+
+        started = time.monotonic()
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10.5
+        assert not (data / "redis.url").exists()
+        assert list(data.glob("appendonly*")), "the embedded Redis keeps an append-only file"
+        service.procs.clear()
+
+        # restarted later, what was stored is still there
+        listed = service.cli_json("topic", "list")
+        assert [t["name"] for t in listed] == ["quakes"]
+
+
+def compose_services() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def test_the_compose_file_runs_redis_with_persistence_and_no_eviction():
+    redis_service = compose_services()["redis"]
+    conf = (ROOT / "config" / "redis.conf").read_text()
+    assert "appendonly yes" in conf and "maxmemory-policy noeviction" in conf
+    assert "./config/redis.conf" in redis_service["volumes"][0]
+
+
+def test_each_compose_service_command_runs_here_and_together_they_are_healthy(tmp_path, redis_url):
+    services = {name: s for name, s in compose_services().items() if name != "redis"}
+    assert set(services) == {"worker", "beat", "api"}
+    port = free_port()
+    env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path / "data"), "NOTIFIER_API_PORT": str(port)}
+    with Service(env, tmp_path) as service:
+        for name, spec in services.items():
+            assert service.cli(*spec["command"], "--help").returncode == 0
+            service.start(name, *spec["command"])
+        health = wait_until(lambda: healthy(port), timeout=60)
+        assert health and health["ok"], service.logs()
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/", "file:///etc/passwd", "http://127.0.0.1:6379/",
+                                 "http://2852039166/", "http://[::ffff:10.0.0.1]/", "gopher://example.com/"])
+def test_feed_add_refuses_internal_and_non_http_urls_with_one_line_and_exit_2(tmp_path, redis_url, url):
+    env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path)}
+    with Service(env, tmp_path) as service:
+        service.env.pop("NOTIFIER_ALLOW_PRIVATE_HOSTS", None)
+        done = service.cli("feed", "add", url, check=False)
+        assert done.returncode == 2
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+        assert service.cli_json("feed", "list") == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["topic", "add", "bad", "--match", "(israel OR"], "position"),
+    (["topic", "add", "bad", "--match", '"world cup'], "position"),
+    (["subscriber", "add", "x", "--notify", "mailto://a:b@example.com", "--topic", "nope"], "unknown topic"),
+    (["subscriber", "add", "x", "--notify", "notaurl", "--topic", "t"], "notification URL"),
+    (["feed", "remove", "nosuchfeed"], "no feed"),
+])
+def test_bad_input_is_refused_with_one_line_and_exit_2_and_nothing_changes(tmp_path, redis_url, args, message):
+    env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path)}
+    with Service(env, tmp_path) as service:
+        service.cli("topic", "add", "t", "--match", "storm")
+        done = service.cli(*args, check=False)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert [t["name"] for t in service.cli_json("topic", "list")] == ["t"]
+        assert service.cli_json("subscriber", "list") == []
+
+
+def test_a_bad_setting_stops_the_start_with_one_line_naming_it(tmp_path):
+    with Service({"NOTIFIER_API_PORT": "not-a-port", "NOTIFIER_DATA_DIR": str(tmp_path)}, tmp_path) as service:
+        done = service.cli("feed", "list", check=False)
+    assert done.returncode == 2 and "NOTIFIER_API_PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_parse_prints_a_local_file_as_json_lines(tmp_path):
+    corpus = Path("/work/shared/corpus/feeds/bbc-world-2026.xml")
+    if not corpus.exists():
+        pytest.skip("shared corpus not present")
+    with Service({"NOTIFIER_DATA_DIR": str(tmp_path)}, tmp_path) as service:
+        lines = service.cli("parse", str(corpus)).stdout.splitlines()
+    import json
+
+    stories = [json.loads(line) for line in lines]
+    assert len(stories) == 33
+    assert all({"id", "title", "link", "published", "summary"} <= set(s) for s in stories)

@@ -1,0 +1,71 @@
+"""Builds the Celery app: Redis broker, JSON only, late acks, one message at a time."""
+
+from __future__ import annotations
+
+import time
+
+from celery import Celery, signals
+
+from notifier.db import connect, redis_url
+from notifier.redact import RedactingFilter
+from notifier.settings import get_settings
+from workers.schedule import beat_schedule
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    url = redis_url(settings, start_embedded=False)
+    app = Celery("notifier", broker=url, include=["workers.tasks"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        # a task is acknowledged only when done, and given back if its worker dies mid-way:
+        # safe because every task is idempotent (see notifier.ledger)
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # polls and sends on separate queues: a slow provider never delays the next poll
+        task_routes={"workers.tasks.tick": {"queue": "poll"}, "workers.tasks.poll": {"queue": "poll"},
+                     "workers.tasks.fan_out": {"queue": "poll"}, "workers.tasks.deliver": {"queue": "deliver"}},
+        task_default_queue="poll",
+        # we never use countdown/eta (retries wait in a Redis sorted set instead), so this only
+        # has to outlast the longest task
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        beat_schedule=beat_schedule(),
+        timezone="UTC",
+    )
+    return app
+
+
+app = make_app()
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _redact_celery_logs(logger=None, **_):
+    for handler in logger.handlers if logger else ():
+        handler.addFilter(RedactingFilter())
+
+
+@signals.worker_ready.connect
+@signals.task_postrun.connect
+def _worker_heartbeat(**_):
+    _beat_or_worker_seen("heartbeat:worker")
+
+
+@signals.before_task_publish.connect
+def _beat_heartbeat(sender=None, **_):
+    if sender == "workers.tasks.tick":
+        _beat_or_worker_seen("heartbeat:beat")
+
+
+def _beat_or_worker_seen(key: str) -> None:
+    try:
+        connect(redis_url(get_settings(), start_embedded=False)).set(key, time.time(), ex=3600)
+    except Exception:  # noqa: BLE001 - a heartbeat must never break the task it rides on
+        pass

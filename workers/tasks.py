@@ -1,0 +1,48 @@
+"""Thin tasks: look up ids, call one domain function, enqueue what it returns."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from notifier import pipeline
+from notifier.db import connect, redis_url
+from notifier.schedule import chunks
+from notifier.settings import get_settings
+from workers.app import app
+
+POLL_BATCH = 50
+DELIVER_BATCH = 20
+
+
+@cache
+def redis():
+    return connect(redis_url(get_settings(), start_embedded=False))
+
+
+@app.task(ignore_result=True)
+def tick() -> None:
+    due = pipeline.tick(redis(), get_settings())
+    for batch in chunks(due.feeds, POLL_BATCH):
+        poll.delay(batch)
+    if due.stories:
+        fan_out.delay(due.stories)
+    for batch in chunks(due.deliveries, DELIVER_BATCH):
+        deliver.delay(batch)
+
+
+@app.task(ignore_result=True)
+def poll(feed_ids: list[str]) -> None:
+    new = pipeline.poll_feeds(redis(), feed_ids, get_settings())
+    if new:
+        fan_out.delay(new)
+
+
+@app.task(ignore_result=True)
+def fan_out(story_ids: list[str]) -> None:
+    for batch in chunks(pipeline.fan_out(redis(), story_ids, get_settings()), DELIVER_BATCH):
+        deliver.delay(batch)
+
+
+@app.task(ignore_result=True)
+def deliver(delivery_ids: list[str]) -> None:
+    pipeline.deliver(redis(), delivery_ids, get_settings())

@@ -15,12 +15,11 @@ import aiohttp
 from yarl import URL
 
 from notifier import netguard
+from notifier.redact import redact
 from notifier.settings import Settings
 
 MAX_REDIRECTS = 5
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_PERMANENT_REDIRECTS = frozenset({301, 308})
-_CHUNK = 64 * 1024
+_REDIRECTS = {301: True, 302: False, 303: False, 307: False, 308: True}  # status: permanent?
 _DNS_TTL = 10  # seconds; short is safe because the resolver itself refuses internal answers
 _PASSED_HEADERS = ("ETag", "Last-Modified", "Content-Type", "Cache-Control", "Expires", "Link")  # field order
 _HEADERS = {
@@ -123,11 +122,10 @@ async def fetch_one(
     started = time.monotonic()
     try:
         async with asyncio.timeout(limits.total_timeout):
-            headers = {"If-None-Match": etag, "If-Modified-Since": last_modified}
-            headers = {name: value for name, value in headers.items() if value}
+            headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
             return await _follow(session, url, headers, limits, started)
     except TimeoutError:
-        where = _redact(url)
+        where = _where(url)
         raise FetchError("timeout", f"timeout: {where} took longer than {limits.total_timeout:g} s") from None
 
 
@@ -140,7 +138,7 @@ async def _follow(session, url: str, headers: dict, limits: FetchLimits, started
                 if response.status not in _REDIRECTS:
                     moved = str(current) if hops and permanent else None
                     return await _result(response, url, moved, limits, started)
-                permanent = permanent and response.status in _PERMANENT_REDIRECTS
+                permanent = permanent and _REDIRECTS[response.status]
                 hops.append(current)
                 current = _next_hop(response, hops)
         except (aiohttp.ClientError, OSError, netguard.GuardError) as exc:
@@ -155,14 +153,14 @@ def _parse(url: str) -> URL:
 
 
 def _next_hop(response: aiohttp.ClientResponse, hops: list[URL]) -> URL:
-    location, where = response.headers.get("Location"), _redact(hops[-1])
+    location, where = response.headers.get("Location"), _where(hops[-1])
     if not location:
         raise FetchError("redirects", f"redirects: {response.status} without Location from {where}")
     target = hops[-1].join(_parse(location)).with_fragment(None)
     if target in hops:
-        raise FetchError("redirects", f"redirects: a loop at {_redact(target)}")
+        raise FetchError("redirects", f"redirects: a loop at {_where(target)}")
     if len(hops) > MAX_REDIRECTS:
-        raise FetchError("redirects", f"redirects: more than {MAX_REDIRECTS} from {_redact(hops[0])}")
+        raise FetchError("redirects", f"redirects: more than {MAX_REDIRECTS} from {_where(hops[0])}")
     return target
 
 
@@ -174,7 +172,7 @@ async def _result(response, url: str, moved: str | None, limits: FetchLimits, st
     else:
         status = response.status
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
-        message = f"http {status} from {_redact(response.url)}"
+        message = f"http {status} from {_where(response.url)}"
         raise FetchError("http", message, status=status, retry_after=retry_after)
     passed, elapsed = map(response.headers.get, _PASSED_HEADERS), time.monotonic() - started
     return FetchResult(url, str(response.url), response.status, body, *passed, moved, elapsed)
@@ -182,11 +180,11 @@ async def _result(response, url: str, moved: str | None, limits: FetchLimits, st
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     """The body, decompressed, cut as soon as it passes `max_bytes` (a gzip bomb included)."""
-    too_large = FetchError("too_large", f"too_large: over {max_bytes} bytes from {_redact(response.url)}")
+    too_large = FetchError("too_large", f"too_large: over {max_bytes} bytes from {_where(response.url)}")
     if response.content_length is not None and response.content_length > max_bytes:
         raise too_large
     chunks, size = [], 0
-    async for chunk in response.content.iter_chunked(_CHUNK):
+    async for chunk in response.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > max_bytes:
             raise too_large
@@ -223,18 +221,8 @@ def _map_error(exc: Exception, url: URL) -> FetchError:
     kind, template = next((kind, text) for types, kind, text in _ERRORS if isinstance(exc, types))
     if not template:
         return FetchError(kind, str(exc))
-    detail = template.format(host=url.host, where=_redact(url))
+    detail = template.format(host=url.host, where=_where(url))
     return FetchError(kind, f"{kind}: {detail} ({type(exc).__name__})")
-
-
-def _redact(url: URL | str) -> str:
-    """scheme://host[:port]: what a message may show of a URL (paths and queries can hold tokens)."""
-    try:
-        url = url if isinstance(url, URL) else URL(url)
-    except (ValueError, TypeError):
-        return "an invalid URL"
-    port = f":{url.explicit_port}" if url.explicit_port else ""
-    return f"{url.scheme}://{url.host}{port}"
 
 
 async def fetch_many(requests: list[FetchRequest], limits: FetchLimits) -> list[FetchResult | FetchError]:
@@ -245,7 +233,7 @@ async def fetch_many(requests: list[FetchRequest], limits: FetchLimits) -> list[
 
     async def one(session, request: FetchRequest) -> FetchResult | FetchError:
         conditions = {"etag": request.etag, "last_modified": request.last_modified}
-        async with hosts[_redact(request.url)], slots:
+        async with hosts[request.url.partition("://")[2].partition("/")[0].lower()], slots:  # netloc
             try:
                 return await fetch_one(session, request.url, **conditions, limits=limits)
             except FetchError as exc:
@@ -258,10 +246,12 @@ async def fetch_many(requests: list[FetchRequest], limits: FetchLimits) -> list[
 def fetch(
     url: str, *, etag: str | None = None, last_modified: str | None = None, limits: FetchLimits
 ) -> FetchResult:
-    """One fetch from synchronous code (the CLI); not for use inside a running event loop."""
+    """One fetch from synchronous code (the CLI); raises FetchError. Not for a running event loop."""
+    [result] = asyncio.run(fetch_many([FetchRequest(url, etag, last_modified)], limits))
+    if isinstance(result, FetchError):
+        raise result
+    return result
 
-    async def run() -> FetchResult:
-        async with make_session(limits) as session:
-            return await fetch_one(session, url, etag=etag, last_modified=last_modified, limits=limits)
 
-    return asyncio.run(run())
+def _where(url: URL | str) -> str:
+    return redact(str(url))  # scheme://host: paths and queries can hold tokens

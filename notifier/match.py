@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections import namedtuple
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 50  # each parenthesis and each NOT is a level; keeps recursion far from Python's limit
-# Scripts written without spaces, by the start of their characters' Unicode names.
-_UNSPACED = tuple("CJK IDEOGRAPHIC HIRAGANA KATAKANA HALFWIDTH HANGUL THAI LAO KHMER MYANMAR".split())
+_UNSPACED_SCRIPTS = tuple("CJK IDEOGRAPHIC HIRAGANA KATAKANA HALFWIDTH HANGUL THAI LAO KHMER MYANMAR".split())
 
 
 class ExpressionError(ValueError):
@@ -35,10 +35,8 @@ def split_words(text: str) -> list[str]:
     """The folded words of text, in order, by the rules in the module docstring."""
     words: list[str] = []
     for chunk in text.split():
-        if chunk.isalnum() and max(chunk) < "\u0e00":  # the common case stays at C speed
-            words.append(_fold(chunk))
-        else:
-            words.extend(_fold(word) for word in _split_chunk(chunk))
+        simple = chunk.isalnum() and max(chunk) < "\u0e00"  # most chunks are one word: skip the scan
+        words.extend(map(_fold, [chunk] if simple else _split_chunk(chunk)))
     return words
 
 
@@ -63,7 +61,7 @@ def _spaced(char: str, previous: str) -> str:
 
 
 def _is_unspaced(char: str) -> bool:
-    return char >= "\u0e00" and char.isalnum() and unicodedata.name(char, "").startswith(_UNSPACED)
+    return char >= "\u0e00" and char.isalnum() and unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS)
 
 
 def _fold(word: str) -> str:
@@ -144,8 +142,8 @@ def matched_terms(expr: Expr, index: TextIndex) -> list[str]:
     return list(dict.fromkeys(term for child in expr.children for term in matched_terms(child, index)))
 
 
-# kind is "term", "(", ")", "AND", "OR" or "NOT"; text is a term's casefolded source or an operator as shown.
-_OPERATORS = {"AND": "AND", "OR": "OR", "NOT": "NOT", "-": "NOT", "(": "(", ")": ")"}  # written: kind
+_OPERATORS = {"AND": "AND", "OR": "OR", "NOT": "NOT", "-": "NOT", "(": "(", ")": ")"}  # as written: kind
+# kind is "term" or an operator's kind; text is a term's casefolded source or an operator as shown.
 _Token = namedtuple("_Token", "kind position text words", defaults=[()])
 
 
@@ -153,7 +151,7 @@ def compile_expression(text: str) -> Expr:
     """Parse a topic expression; raises ExpressionError naming the position of the first problem."""
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters", MAX_LENGTH)
-    tokens = _tokenize(text)
+    tokens = list(_tokenize(text))
     if not tokens:
         raise ExpressionError("empty expression", 0)
     parser = _Parser(tokens)
@@ -163,15 +161,13 @@ def compile_expression(text: str) -> Expr:
     return expr
 
 
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def _tokenize(text: str) -> Iterator[_Token]:
     start = 0
     while start < len(text):
         end = _token_end(text, start)
         if not text[start].isspace():
-            tokens.append(_token(text[start:end], start))
+            yield _token(text[start:end], start)
         start = end
-    return tokens
 
 
 def _token_end(text: str, start: int) -> int:
@@ -202,7 +198,7 @@ def _token(written: str, start: int) -> _Token:
 
 @dataclass
 class _Parser:
-    """Recursive descent: or_ := and_ (OR and_)*; and_ := unary ([AND] unary)*; unary := NOT unary | ..."""
+    """Recursive descent. or_: and_ (OR and_)*  and_: unary ([AND] unary)*  unary: NOT unary | term | (or_)"""
 
     tokens: list[_Token]
     i: int = 0

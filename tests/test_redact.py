@@ -1,0 +1,31 @@
+"""Notification URLs carry secrets: only scheme and host are ever shown."""
+
+import logging
+
+import pytest
+
+from notifier.redact import RedactingFilter, redact, redact_text
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("mailto://user:secretpass@gmail.com?to=a@b.c", "mailto://gmail.com"),
+    ("json://127.0.0.1:8080/hook?token=abc", "json://127.0.0.1"),
+    ("tgram://123456789:AAHsecret/12345", "tgram://***"),
+    ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ", "slack://***"),
+    ("discord://1234567890/webhooktoken", "discord://***"),
+    ("ntfy://ntfy.example.com/secret-topic", "ntfy://ntfy.example.com"),
+    ("not a url", "://***"),
+])
+def test_it_shows_only_scheme_and_a_real_host(url, shown):
+    assert redact(url).endswith(shown)
+
+
+def test_it_redacts_urls_inside_free_text():
+    text = "failed to send to tgram://123:SECRET/99 and mailto://u:pw@mail.example.com ok"
+    assert "SECRET" not in redact_text(text) and "pw@" not in redact_text(text)
+
+
+def test_the_log_filter_rewrites_records_with_arguments():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "sending to %s", ("tgram://1:TOKEN/2",), None)
+    RedactingFilter().filter(record)
+    assert "TOKEN" not in record.getMessage()

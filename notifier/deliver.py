@@ -122,7 +122,7 @@ def send(url: str, story: dict, allow_private: bool) -> None:
     message = render(story, plugin_formats(plugin))
     sender = apprise.Apprise()
     sender.add(plugin)
-    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+    with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:
         ok = sender.notify(title=message.title, body=message.body, body_format=message.body_format)
     if not ok:
         reason = " ".join(captured.getvalue().split())[-300:] or "the service refused the message"

@@ -15,12 +15,11 @@ import aiohttp
 from yarl import URL
 
 from notifier import netguard
-from notifier.redact import redact
+from notifier.redact import redact  # scheme://host only: paths and queries can hold tokens
 from notifier.settings import Settings
 
 MAX_REDIRECTS = 5
 _REDIRECTS = {301: True, 302: False, 303: False, 307: False, 308: True}  # status: permanent?
-_DNS_TTL = 10  # seconds; short is safe because the resolver itself refuses internal answers
 _PASSED_HEADERS = ("ETag", "Last-Modified", "Content-Type", "Cache-Control", "Expires", "Link")  # field order
 _HEADERS = {
     "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8",
@@ -33,10 +32,8 @@ class FetchError(Exception):
     """Why a fetch failed. kind: dns, refused, scheme, connect, tls, timeout, http, too_large,
     redirects or decode. `permanent` (410, refused, scheme) means retrying will not help."""
 
-    def __init__(
-        self, kind: str, message: str, *, status: int | None = None, retry_after: float | None = None
-    ):
-        super().__init__(message)
+    def __init__(self, kind: str, msg: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(msg)
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
@@ -49,8 +46,7 @@ _DEFAULT = {name: Settings.model_fields[f"fetch_{name}"].default for name in _CA
 
 @dataclass(frozen=True)
 class FetchLimits:
-    """What one fetch may cost. Defaults are the settings' defaults; `policy` (tests) replaces
-    the address rule that `allow_private` picks."""
+    """What one fetch may cost; defaults are the settings'. `policy` (tests) overrides `allow_private`."""
 
     connect_timeout: float = _DEFAULT["connect_timeout"]
     read_timeout: float = _DEFAULT["read_timeout"]
@@ -95,13 +91,13 @@ class FetchResult:
 
 
 def make_session(limits: FetchLimits) -> aiohttp.ClientSession:
-    """A session whose every connection goes through the address guard. Create it inside a
-    running event loop and close it (`async with make_session(limits) as session:`)."""
+    """Every connection goes through the address guard. Make it in a running loop; `async with` it."""
     resolver = netguard.GuardedResolver(limits.allow_private, policy=limits.policy)
     connector = aiohttp.TCPConnector(
-        resolver=resolver, limit=limits.concurrency, limit_per_host=limits.per_host, ttl_dns_cache=_DNS_TTL
+        resolver=resolver, limit=limits.concurrency, limit_per_host=limits.per_host, ttl_dns_cache=10
     )
     timeout = aiohttp.ClientTimeout(sock_connect=limits.connect_timeout, sock_read=limits.read_timeout)
+    # A short DNS cache is safe: the resolver refuses internal answers before they are cached.
     # Bodies are decompressed (auto_decompress, the default) before _read_capped counts them. No proxy
     # from the environment: it would bypass the guard. No cookies: one feed's must not reach another.
     jar = aiohttp.DummyCookieJar()
@@ -125,8 +121,8 @@ async def fetch_one(
             headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", last_modified)) if v}
             return await _follow(session, url, headers, limits, started)
     except TimeoutError:
-        where = _where(url)
-        raise FetchError("timeout", f"timeout: {where} took longer than {limits.total_timeout:g} s") from None
+        message = f"timeout: {redact(url)} took longer than {limits.total_timeout:g} s"
+        raise FetchError("timeout", message) from None
 
 
 async def _follow(session, url: str, headers: dict, limits: FetchLimits, started: float) -> FetchResult:
@@ -153,14 +149,14 @@ def _parse(url: str) -> URL:
 
 
 def _next_hop(response: aiohttp.ClientResponse, hops: list[URL]) -> URL:
-    location, where = response.headers.get("Location"), _where(hops[-1])
+    location, where = response.headers.get("Location"), redact(str(hops[-1]))
     if not location:
         raise FetchError("redirects", f"redirects: {response.status} without Location from {where}")
     target = hops[-1].join(_parse(location)).with_fragment(None)
     if target in hops:
-        raise FetchError("redirects", f"redirects: a loop at {_where(target)}")
+        raise FetchError("redirects", f"redirects: a loop at {redact(str(target))}")
     if len(hops) > MAX_REDIRECTS:
-        raise FetchError("redirects", f"redirects: more than {MAX_REDIRECTS} from {_where(hops[0])}")
+        raise FetchError("redirects", f"redirects: more than {MAX_REDIRECTS} from {redact(str(hops[0]))}")
     return target
 
 
@@ -172,7 +168,7 @@ async def _result(response, url: str, moved: str | None, limits: FetchLimits, st
     else:
         status = response.status
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
-        message = f"http {status} from {_where(response.url)}"
+        message = f"http {status} from {redact(str(response.url))}"
         raise FetchError("http", message, status=status, retry_after=retry_after)
     passed, elapsed = map(response.headers.get, _PASSED_HEADERS), time.monotonic() - started
     return FetchResult(url, str(response.url), response.status, body, *passed, moved, elapsed)
@@ -180,7 +176,7 @@ async def _result(response, url: str, moved: str | None, limits: FetchLimits, st
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
     """The body, decompressed, cut as soon as it passes `max_bytes` (a gzip bomb included)."""
-    too_large = FetchError("too_large", f"too_large: over {max_bytes} bytes from {_where(response.url)}")
+    too_large = FetchError("too_large", f"too_large: over {max_bytes} bytes from {redact(str(response.url))}")
     if response.content_length is not None and response.content_length > max_bytes:
         raise too_large
     chunks, size = [], 0
@@ -221,7 +217,7 @@ def _map_error(exc: Exception, url: URL) -> FetchError:
     kind, template = next((kind, text) for types, kind, text in _ERRORS if isinstance(exc, types))
     if not template:
         return FetchError(kind, str(exc))
-    detail = template.format(host=url.host, where=_where(url))
+    detail = template.format(host=url.host, where=redact(str(url)))
     return FetchError(kind, f"{kind}: {detail} ({type(exc).__name__})")
 
 
@@ -251,7 +247,3 @@ def fetch(
     if isinstance(result, FetchError):
         raise result
     return result
-
-
-def _where(url: URL | str) -> str:
-    return redact(str(url))  # scheme://host: paths and queries can hold tokens

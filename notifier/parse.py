@@ -1,4 +1,4 @@
-"""Feed bytes -> ParsedFeed of plain Stories: feedparser reads the XML, we own text, links, dates and identity."""
+"""Feed bytes -> ParsedFeed of plain Stories: feedparser reads XML; text, links, dates, identity are ours."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import io
 import re
 import unicodedata
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -29,33 +30,39 @@ _TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid"
 _TRACKING |= {"ref_src", "cmpid", "smid", "ocid", "at_medium", "at_campaign"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HIDDEN = {"script", "style", "template"}
-_INLINE = {"a", "abbr", "b", "cite", "code", "em", "font", "i", "mark", "q", "s", "small", "span", "strong"}
-_INLINE |= {"sub", "sup", "time", "u"}
+_INLINE = {
+    "a",
+    "abbr",
+    "b",
+    "code",
+    "em",
+    "font",
+    "i",
+    "q",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "u",
+}
 # Apostrophes, dots and commas join ("U.S.", "Russia's", "1,000") so either spelling gives one title key.
 _JOINERS = set("'’‘ʼ.,·")
 # What html.parser would change: a tag, comment or declaration, or a character reference.
 _MARKUP = re.compile(r"<[A-Za-z/!?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);?")
 # C0/C1 controls and lone surrogates: they break e-mail headers and JSON.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-# UTF-8 read as latin-1/cp1252 always leaves a lead byte (Â..ô) before a continuation-range character;
-# ftfy costs ~80 µs a title, so it only runs where this cheap test says mojibake is possible.
-_MOJIBAKE_HINT = re.compile(
-    "[\xc2-\xf4][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
-)  # noqa: E501
-_FTFY = ftfy.TextFixerConfig(  # repair the encoding only; curly quotes, ligatures and widths are not errors
-    unescape_html=False,
-    uncurl_quotes=False,
-    fix_latin_ligatures=False,
-    fix_character_width=False,
-    explain=False,
-)
-# Month abbreviations feedparser does not know (pt, it, es, fr, de); none means two months.
-_MONTHS = dict.fromkeys(["gen", "ene", "janv"], "Jan") | dict.fromkeys(["fev", "févr", "fevr"], "Feb")
-_MONTHS |= dict.fromkeys(["mär", "mrz"], "Mar") | dict.fromkeys(["abr", "avr"], "Apr")
-_MONTHS |= dict.fromkeys(["mai", "mag"], "May") | {"giu": "Jun", "juin": "Jun", "lug": "Jul", "juil": "Jul"}
-_MONTHS |= dict.fromkeys(["ago", "août"], "Aug") | dict.fromkeys(["set", "sept"], "Sep")
-_MONTHS |= dict.fromkeys(["out", "ott", "okt"], "Oct") | dict.fromkeys(["dez", "dic", "déc"], "Dec")
-_EN_MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+# ftfy costs ~80 µs a title, so it runs only where UTF-8 read as cp1252 may have left a lead byte (Â..ô)
+# before a continuation byte's character.
+_MOJIBAKE_HINT = re.compile("[\xc2-\xf4][\x80-\xbf\u0152-\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
+# Repair the encoding only: curly quotes, ligatures and full-width letters are not errors.
+_FTFY_OFF = ("unescape_html", "uncurl_quotes", "fix_latin_ligatures", "fix_character_width", "explain")
+_FTFY = ftfy.TextFixerConfig(**dict.fromkeys(_FTFY_OFF, False))
+# Month names feedparser does not know (pt, it, es, de), January first; none means two months.
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_LOCAL = "gen ene|fev|mär|abr|mai mag|giu|lug|ago|set|out ott okt||dez dic"
+_MONTHS = {w: m for m, ws in zip(_EN_MONTHS, _LOCAL.split("|"), strict=True) for w in ws.split()}
 _CLOCK_FORMATS = ("%b %d %Y %I:%M:%S %p", "%d %b %Y %I:%M:%S %p", "%b %d %Y %I:%M %p", "%d %b %Y %I:%M %p")
 
 
@@ -83,19 +90,19 @@ def parse_feed(
     )
     now = now or datetime.now(UTC)
     stories = [story for entry in doc.entries if (story := _story(entry, feed_id, url, now))]
-    info = doc.feed
+    info, error = doc.feed, doc.get("bozo_exception") if doc.get("bozo") else None
     return ParsedFeed(
-        title=_cap(plain_text(info.get("title") or "", limit=TITLE_MAX), TITLE_MAX),
+        title=plain_text(info.get("title") or "", TITLE_MAX),
         link=_safe_url(info.get("link"), url),
         hub=_rel_link(info, "hub", url),
         self_url=_rel_link(info, "self", url),
         stories=stories,
-        bozo=_bozo(doc),
+        bozo=" ".join(f"{type(error).__name__}: {error}".split())[:300] if error else None,
     )
 
 
 def _story(entry: dict, feed_id: str, base: str, now: datetime) -> Story | None:
-    title = _cap(plain_text(entry.get("title") or "", limit=TITLE_MAX), TITLE_MAX)
+    title = plain_text(entry.get("title") or "", TITLE_MAX)
     link = _safe_url(entry.get("link"), base)
     guid = (entry.get("id") or "").strip() or None
     if not (title or link or guid):
@@ -107,28 +114,18 @@ def _story(entry: dict, feed_id: str, base: str, now: datetime) -> Story | None:
         title=title,
         link=link,
         published=_published(entry, now),
-        summary=_summary(entry),
+        summary=plain_text(
+            entry.get("summary") or (entry.get("content") or [{}])[0].get("value") or "", SUMMARY_MAX
+        ),
         guid=guid,
         link_key=link_key,
         title_key=normalise_title(title),
     )
 
 
-def _summary(entry: dict) -> str:
-    markup = entry.get("summary") or next((c.get("value") for c in entry.get("content") or ()), "")
-    return _cap(plain_text(markup or "", limit=SUMMARY_MAX), SUMMARY_MAX)
-
-
 def _rel_link(info: dict, rel: str, base: str) -> str | None:
     hrefs = (link.get("href") for link in info.get("links") or () if link.get("rel") == rel)
     return next((url for href in hrefs if (url := _safe_url(href, base))), None)
-
-
-def _bozo(doc: dict) -> str | None:
-    if not doc.get("bozo"):
-        return None
-    error = doc.get("bozo_exception")
-    return _cap(" ".join(f"{type(error).__name__}: {error}".split()), 300)
 
 
 def story_id(feed_id: str, guid: str | None, link_key: str | None, title: str) -> str:
@@ -143,17 +140,13 @@ def story_id(feed_id: str, guid: str | None, link_key: str | None, title: str) -
 
 
 def _safe_url(link: str | None, base: str | None) -> str | None:
-    """`link` made absolute against `base`, or None unless it is http(s) with a host."""
-    if not link or not isinstance(link, str):
+    if not isinstance(link, str) or not link:
         return None
-    try:
+    with suppress(ValueError):  # an unclosed IPv6 bracket; .port raises for a port out of range
         parts = urlsplit(urljoin(base or "", link.strip().replace(" ", "%20")))
-        if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-            return None
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number in range
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return None
-    return urlunsplit(parts)  # re-joined so the tabs and newlines urlsplit drops stay dropped
+        if parts.scheme in _DEFAULT_PORTS and parts.hostname and parts.port != -1:
+            return urlunsplit(parts)  # re-joined, so the tabs and newlines urlsplit drops stay dropped
+    return None
 
 
 def normalise_link(url: str | None, base: str | None = None) -> str | None:
@@ -166,14 +159,10 @@ def normalise_link(url: str | None, base: str | None = None) -> str | None:
     if parts.port and parts.port != _DEFAULT_PORTS[parts.scheme]:
         host = f"{host}:{parts.port}"
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode(sorted(p for p in pairs if not _is_tracking(p[0])), quote_via=quote)
+    kept = [(k, v) for k, v in pairs if not (k.casefold() in _TRACKING or k.casefold().startswith("utm_"))]
+    query = urlencode(sorted(kept), quote_via=quote)
     # Always https in the key: outlets move between http and https, and links in older feeds lag behind.
     return urlunsplit(("https", host, parts.path.rstrip("/"), query, ""))
-
-
-def _is_tracking(name: str) -> bool:
-    name = name.casefold()
-    return name.startswith("utm_") or name in _TRACKING
 
 
 def normalise_title(title: str) -> str | None:
@@ -185,21 +174,20 @@ def normalise_title(title: str) -> str | None:
 
 @lru_cache(maxsize=8192)
 def _title_char(char: str) -> str:
-    if char in _JOINERS:
-        return ""
-    # Letters, digits and combining marks of any script (Kannada or Urdu vowel signs are marks).
-    return char if unicodedata.category(char)[0] in "LNM" else " "
+    # Keep letters, digits and combining marks of any script (Kannada or Urdu vowel signs are marks).
+    return "" if char in _JOINERS else char if unicodedata.category(char)[0] in "LNM" else " "
 
 
 def plain_text(html: str, limit: int | None = None) -> str:
     """Markup -> one line of text: tags gone, <script>/<style> dropped, entities decoded, mojibake
-    repaired, whitespace collapsed. With `limit`, reading stops once ~4x that much text is collected."""
+    repaired, whitespace collapsed; with `limit`, at most that many characters, cut at a word."""
     text = _strip_tags(html, limit) if _MARKUP.search(html) else html
     if _MARKUP.search(text):
         text = _strip_tags(text, limit)  # double-escaped markup (&lt;p&gt; or &amp;amp;) needs a second pass
     text = " ".join(_CONTROL.sub(" ", _repair(text)).split())
     # A trailing no-break space double-encoded is "Â\xa0"; feedparser trims the \xa0 and leaves the "Â".
-    return text[:-1].rstrip() if text.endswith("Â") else text
+    text = text[:-1].rstrip() if text.endswith("Â") else text
+    return _cap(text, limit) if limit else text
 
 
 def _repair(text: str) -> str:
@@ -207,39 +195,30 @@ def _repair(text: str) -> str:
 
 
 def _strip_tags(markup: str, limit: int | None) -> str:
+    # With a limit, 16 characters of markup per character wanted is plenty even for tag-heavy HTML,
+    # and it keeps a megabyte of <content:encoded> from being parsed only to be cut.
+    text = markup[: 16 * limit] if limit else markup
+    collector = _TextCollector()
     try:
-        return _TextCollector(limit).run(markup)
+        collector.feed(text)
+        if len(text) == len(markup):
+            collector.close()  # not after a cut: close() would flush a half-read tag as text
     except AssertionError:  # html.parser gives up on some malformed <!...> declarations
-        return _TextCollector(limit).run(markup.replace("<!", "&lt;!"))
+        return _strip_tags(markup.replace("<!", "&lt;!"), limit)
+    return "".join(collector.parts)
 
 
 class _TextCollector(HTMLParser):
-    CHUNK = 4096
-
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self.size = 0
-        self.enough = 4 * limit if limit else None  # whitespace collapses, so read some spare
         self.hidden = 0
-
-    def run(self, markup: str) -> str:
-        for start in range(0, len(markup), self.CHUNK):
-            self.feed(markup[start : start + self.CHUNK])
-            if self.enough and self.size >= self.enough:
-                return "".join(self.parts)  # no close(): it would flush a half-read tag as text
-        self.close()
-        return "".join(self.parts)
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag in _HIDDEN:
             self.hidden += 1
         elif tag not in _INLINE:
             self.handle_data(" ")  # block elements separate words: "</p><p>" is a space
-
-    def handle_startendtag(self, tag: str, attrs: list) -> None:
-        if tag not in _INLINE:
-            self.handle_data(" ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _HIDDEN:
@@ -250,7 +229,6 @@ class _TextCollector(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self.hidden:
             self.parts.append(data)
-            self.size += len(data)
 
     def unknown_decl(self, data: str) -> None:
         if data.startswith("CDATA["):  # CDATA kept inside escaped HTML is still text
@@ -258,7 +236,6 @@ class _TextCollector(HTMLParser):
 
 
 def _cap(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary when one is near, marked with an ellipsis."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -267,20 +244,16 @@ def _cap(text: str, limit: int) -> str:
 
 
 def _published(entry: dict, now: datetime) -> datetime | None:
-    raw = entry.get("published") or entry.get("updated") or ""
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    moment = _from_struct(parsed)
+    # dict.get: FeedParserDict.get("updated...") falls back to "published..." with a DeprecationWarning.
+    raw = dict.get(entry, "published") or dict.get(entry, "updated") or ""
+    parsed = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
+    moment = None
+    with suppress(TypeError, ValueError, OverflowError):
+        moment = datetime(*parsed[:6], tzinfo=UTC) if parsed else None
     # feedparser drops a 12-hour clock's PM and gives up on non-English month names.
     if raw and (moment is None or raw.rstrip()[-2:].upper() in ("AM", "PM")):
         moment = _fallback_date(raw) or moment
     return moment if moment and moment <= now + FUTURE_SLACK else None
-
-
-def _from_struct(parsed) -> datetime | None:
-    try:
-        return datetime(*parsed[:6], tzinfo=UTC) if parsed else None
-    except (TypeError, ValueError, OverflowError):
-        return None
 
 
 def _fallback_date(raw: str) -> datetime | None:
@@ -290,12 +263,9 @@ def _fallback_date(raw: str) -> datetime | None:
         words = words[1:]  # a weekday, in whatever language
     text = " ".join(words)
     for layout in _CLOCK_FORMATS:
-        try:
+        with suppress(ValueError):
             return datetime.strptime(text, layout).replace(tzinfo=UTC)
-        except ValueError:
-            pass
-    try:
+    with suppress(TypeError, ValueError, IndexError, OverflowError):
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+        return moment.replace(tzinfo=moment.tzinfo or UTC).astimezone(UTC)
+    return None

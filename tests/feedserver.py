@@ -17,8 +17,13 @@ Behaviours (`behave(path, kind, **opts)`; they stay until `behave(path, None)`):
     huge         size=N, declared=None   stream N bytes; `declared` is the Content-Length sent
                                          (None: no Content-Length, the body ends when we close)
 
+What to serve is looked up by the request path, then by the path without its query string.
+`requests` records every request in order as Request(method, path, headers); `max_in_flight`,
+`max_connections` and `open_connections` tell how many were answered or open at once.
+
 The local address is refused by the address guard unless private hosts are allowed: tests that
-fetch from this server pass limits with allow_private=True.
+fetch from this server pass limits with allow_private=True (FetchLimits(allow_private=True)), or
+set NOTIFIER_ALLOW_PRIVATE_HOSTS=true for code that reads the settings.
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ class FeedServer:
         self.requests: list[Request] = []
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.feeds = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> FeedServer:
@@ -160,11 +165,21 @@ class FeedServer:
         return self._stats.max_connections
 
     @property
+    def open_connections(self) -> int:
+        """TCP connections open right now (a drip handler closes its own when the client goes)."""
+        return self._stats.connections
+
+    @property
     def max_in_flight(self) -> int:
         """The most requests that were being answered at the same time."""
         return self._stats.max_in_flight
 
     # -- used by the handler ------------------------------------------------------------------
+    @staticmethod
+    def _lookup(table: dict, path: str):
+        """The entry for `path`, or for `path` without its query string."""
+        return table.get(path) or table.get(path.partition("?")[0])
+
     def _track(self, sock: socket.socket, opened: bool) -> None:
         with self._stats.lock:
             stats = self._stats
@@ -214,14 +229,15 @@ class _Handler(BaseHTTPRequestHandler):
         feeds = self.server.feeds
         feeds.requests.append(Request(self.command, self.path, self.headers))
         with feeds._answering(), contextlib.suppress(ConnectionError, TimeoutError):
-            kind, opts = feeds._behaviours.get(self.path, ("normal", {}))
+            kind, opts = feeds._lookup(feeds._behaviours, self.path) or ("normal", {})
             _BEHAVIOURS[kind](self, **opts)
 
     do_HEAD = do_GET
 
     # -- answers ------------------------------------------------------------------------------
     def _normal(self) -> None:
-        content = self.server.feeds._contents.get(self.path)
+        feeds = self.server.feeds
+        content = feeds._lookup(feeds._contents, self.path)
         if content is None:
             self._plain(404, b"not found\n")
         elif self._not_modified(content):

@@ -11,6 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 def free_port() -> int:
@@ -26,7 +27,14 @@ class SmtpSink:
         self.messages: list[email.message.EmailMessage] = []
         self.delay = delay
         self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.logins: list[str] = []
+        # AUTH over plain text is fine on loopback; real servers require TLS first
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, auth_require_tls=False,
+                                     authenticator=self._authenticate)
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        self.logins.append(getattr(auth_data, "login", b"").decode(errors="replace"))
+        return AuthResult(success=True)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         if self.delay:

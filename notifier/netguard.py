@@ -7,6 +7,7 @@ Every address a name resolves to must pass: one internal answer refuses the whol
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
@@ -132,8 +133,9 @@ def policy_for(allow_private: bool) -> AddressPolicy:
 
 def _refusal(host: str, ip: IPAddress) -> AddressRefused:
     why = _reason(ip) or "not allowed by the address policy"
-    if host.strip("[]").lower() == str(ip).lower():
-        return AddressRefused(f"refused: {host} is {why} ({_HINT})")
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host.strip("[]")) == ip:  # a literal: no "resolves to"
+            return AddressRefused(f"refused: {host} is {why} ({_HINT})")
     return AddressRefused(f"refused: {host} resolves to {ip}, {why} ({_HINT})")
 
 

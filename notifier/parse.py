@@ -30,31 +30,14 @@ _TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid"
 _TRACKING |= {"ref_src", "cmpid", "smid", "ocid", "at_medium", "at_campaign"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _HIDDEN = {"script", "style", "template"}
-_INLINE = {
-    "a",
-    "abbr",
-    "b",
-    "code",
-    "em",
-    "font",
-    "i",
-    "q",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "sub",
-    "sup",
-    "u",
-}
+_INLINE = set("a abbr b cite code em font i mark q s small span strong sub sup time u".split())
 # Apostrophes, dots and commas join ("U.S.", "Russia's", "1,000") so either spelling gives one title key.
 _JOINERS = set("'’‘ʼ.,·")
 # What html.parser would change: a tag, comment or declaration, or a character reference.
 _MARKUP = re.compile(r"<[A-Za-z/!?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);?")
 # C0/C1 controls and lone surrogates: they break e-mail headers and JSON.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-# ftfy costs ~80 µs a title, so it runs only where UTF-8 read as cp1252 may have left a lead byte (Â..ô)
-# before a continuation byte's character.
+# ftfy costs ~80 µs a title: run it only where UTF-8 read as cp1252 may have left a lead byte (Â..ô).
 _MOJIBAKE_HINT = re.compile("[\xc2-\xf4][\x80-\xbf\u0152-\u0192\u02c6\u02dc\u2013-\u203a\u20ac\u2122]")
 # Repair the encoding only: curly quotes, ligatures and full-width letters are not errors.
 _FTFY_OFF = ("unescape_html", "uncurl_quotes", "fix_latin_ligatures", "fix_character_width", "explain")
@@ -89,14 +72,13 @@ def parse_feed(
         resolve_relative_uris=False,
     )
     now = now or datetime.now(UTC)
-    stories = [story for entry in doc.entries if (story := _story(entry, feed_id, url, now))]
     info, error = doc.feed, doc.get("bozo_exception") if doc.get("bozo") else None
     return ParsedFeed(
         title=plain_text(info.get("title") or "", TITLE_MAX),
         link=_safe_url(info.get("link"), url),
         hub=_rel_link(info, "hub", url),
         self_url=_rel_link(info, "self", url),
-        stories=stories,
+        stories=[story for entry in doc.entries if (story := _story(entry, feed_id, url, now))],
         bozo=" ".join(f"{type(error).__name__}: {error}".split())[:300] if error else None,
     )
 
@@ -108,15 +90,14 @@ def _story(entry: dict, feed_id: str, base: str, now: datetime) -> Story | None:
     if not (title or link or guid):
         return None  # nothing to show and nothing to recognise it by
     link_key = normalise_link(link)
+    markup = entry.get("summary") or (entry.get("content") or [{}])[0].get("value") or ""
     return Story(
         id=story_id(feed_id, guid, link_key, title),
         feed_id=feed_id,
         title=title,
         link=link,
         published=_published(entry, now),
-        summary=plain_text(
-            entry.get("summary") or (entry.get("content") or [{}])[0].get("value") or "", SUMMARY_MAX
-        ),
+        summary=plain_text(markup, SUMMARY_MAX),
         guid=guid,
         link_key=link_key,
         title_key=normalise_title(title),
@@ -151,8 +132,7 @@ def _safe_url(link: str | None, base: str | None) -> str | None:
 
 def normalise_link(url: str | None, base: str | None = None) -> str | None:
     """The link as an identity key: the same article under its usual variants gives the same key."""
-    absolute = _safe_url(url, base)
-    if absolute is None:
+    if (absolute := _safe_url(url, base)) is None:
         return None
     parts = urlsplit(absolute)
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # lower case, no userinfo
@@ -195,16 +175,16 @@ def _repair(text: str) -> str:
 
 
 def _strip_tags(markup: str, limit: int | None) -> str:
-    # With a limit, 16 characters of markup per character wanted is plenty even for tag-heavy HTML,
+    # With a limit, 8 characters of markup per character wanted is plenty even for tag-heavy HTML,
     # and it keeps a megabyte of <content:encoded> from being parsed only to be cut.
-    text = markup[: 16 * limit] if limit else markup
+    text = markup[: 8 * limit] if limit else markup
     collector = _TextCollector()
     try:
         collector.feed(text)
         if len(text) == len(markup):
             collector.close()  # not after a cut: close() would flush a half-read tag as text
-    except AssertionError:  # html.parser gives up on some malformed <!...> declarations
-        return _strip_tags(markup.replace("<!", "&lt;!"), limit)
+    except AssertionError:  # html.parser gives up on some malformed <![...]> sections: read them as text
+        return _strip_tags(markup.replace("<!", "&lt;!"), limit) if "<!" in markup else ""
     return "".join(collector.parts)
 
 
@@ -236,11 +216,9 @@ class _TextCollector(HTMLParser):
 
 
 def _cap(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
     cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit * 0.8 else cut).rstrip() + "…"
+    space = cut.rfind(" ")  # cut at a word when one ends near the limit
+    return text if len(text) <= limit else (cut[:space] if space > limit * 0.8 else cut).rstrip() + "…"
 
 
 def _published(entry: dict, now: datetime) -> datetime | None:

@@ -30,10 +30,15 @@ def r(redis_url):
 @pytest.fixture
 def env(monkeypatch, tmp_path, redis_url):
     """Settings for in-process tests: the test Redis, private hosts allowed, 1 s minimum interval."""
-    values = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-              "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true", "NOTIFIER_MIN_INTERVAL": "1",
-              "NOTIFIER_DEFAULT_INTERVAL": "1", "NOTIFIER_RETRY_BASE_DELAY": "0.5",
-              "NOTIFIER_LEASE_SECONDS": "5"}
+    values = {
+        "REDIS_URL": redis_url,
+        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
+        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
+        "NOTIFIER_MIN_INTERVAL": "1",
+        "NOTIFIER_DEFAULT_INTERVAL": "1",
+        "NOTIFIER_RETRY_BASE_DELAY": "0.5",
+        "NOTIFIER_LEASE_SECONDS": "5",
+    }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()

@@ -28,6 +28,9 @@ def rss(items: list[Item], title: str = "Test News", link: str = "https://news.e
         when = item.published or datetime.now(UTC)
         parts.append(f"<pubDate>{format_datetime(when)}</pubDate>")
         entries.append("<item>" + "".join(parts) + "</item>")
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-            f"<title>{escape(title)}</title><link>{escape(link)}</link><description>test</description>"
-            + "".join(entries) + "</channel></rss>").encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>{escape(link)}</link><description>test</description>"
+        + "".join(entries)
+        + "</channel></rss>"
+    ).encode()

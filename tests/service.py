@@ -23,14 +23,21 @@ class Service:
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "notifier", *args], env=self.env, cwd=ROOT,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "notifier", *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs[name] = proc
         return proc
 
     def start_worker(self, name: str = "worker", pool: str = "threads") -> subprocess.Popen:
-        return self.start(name, "worker", "--pool", pool, "--concurrency", "1" if pool == "solo" else "4",
-                          "--name", name)
+        return self.start(
+            name, "worker", "--pool", pool, "--concurrency", "1" if pool == "solo" else "4", "--name", name
+        )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
@@ -50,8 +57,14 @@ class Service:
         self.procs.clear()
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "notifier", *args], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "notifier", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if check and done.returncode != 0:
             raise AssertionError(f"notifier {' '.join(args)} failed ({done.returncode}): {done.stderr}")
         return done
@@ -60,7 +73,9 @@ class Service:
         return json.loads(self.cli(*args, "--json").stdout)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.log_dir.glob("*.log"))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.log_dir.glob("*.log")
+        )
 
     def __enter__(self) -> Service:
         return self

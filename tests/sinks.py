@@ -29,8 +29,13 @@ class SmtpSink:
         self.port = free_port()
         self.logins: list[str] = []
         # AUTH over plain text is fine on loopback; real servers require TLS first
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, auth_require_tls=False,
-                                     authenticator=self._authenticate)
+        self.controller = Controller(
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            auth_require_tls=False,
+            authenticator=self._authenticate,
+        )
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         self.logins.append(getattr(auth_data, "login", b"").decode(errors="replace"))
@@ -45,8 +50,10 @@ class SmtpSink:
         return "250 OK"
 
     def url(self, to: str = "reader@example.com") -> str:
-        return (f"mailto://user:secretpass@localhost:{self.port}?smtp=127.0.0.1&from=alerts@example.com"
-                f"&to={to}&mode=insecure")
+        return (
+            f"mailto://user:secretpass@localhost:{self.port}?smtp=127.0.0.1&from=alerts@example.com"
+            f"&to={to}&mode=insecure"
+        )
 
     def for_recipient(self, to: str) -> list:
         return [m for m in self.messages if to in str(m["To"])]
@@ -75,8 +82,9 @@ class HttpSink:
                 if sink.delay:
                     time.sleep(sink.delay)
                 status, headers = sink.responses.pop(0) if sink.responses else (200, {})
-                sink.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
-                                      "status": status})
+                sink.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body, "status": status}
+                )
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)

@@ -17,7 +17,9 @@ def claim(r, feed_id, *items, baseline=False):
     return dedup.claim_stories(r, feed_id, stories(feed_id, *items), baseline=baseline, **TTL)
 
 
-STORY = Item("Earthquake of magnitude 7 strikes off the coast", "https://news.example.com/quake?id=1", guid="q1")
+STORY = Item(
+    "Earthquake of magnitude 7 strikes off the coast", "https://news.example.com/quake?id=1", guid="q1"
+)
 
 
 def test_it_claims_a_new_story_once(r):
@@ -38,13 +40,20 @@ def test_a_republished_story_with_a_new_guid_is_not_new(r):
 
 def test_the_same_link_with_tracking_in_another_feed_is_not_new(r):
     claim(r, "f1", STORY)
-    tracked = Item("A different headline for it", "https://NEWS.example.com/quake/?utm_source=x&id=1#a", guid="z")
+    tracked = Item(
+        "A different headline for it", "https://NEWS.example.com/quake/?utm_source=x&id=1#a", guid="z"
+    )
     assert claim(r, "f2", tracked) == []
 
 
 def test_the_same_long_title_in_another_feed_is_not_new(r):
     claim(r, "f1", STORY)
-    assert claim(r, "f2", Item("EARTHQUAKE of magnitude 7 strikes off the coast!", "https://b.example/x", guid="b")) == []
+    assert (
+        claim(
+            r, "f2", Item("EARTHQUAKE of magnitude 7 strikes off the coast!", "https://b.example/x", guid="b")
+        )
+        == []
+    )
 
 
 def test_a_short_title_never_swallows_another_story(r):

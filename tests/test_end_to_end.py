@@ -16,30 +16,56 @@ from tests.sinks import HttpSink, SmtpSink
 
 pytestmark = pytest.mark.e2e
 
-BASE = [Item("Parliament passes the annual budget after long debate", "https://news.example.com/budget",
-             guid="b-1", summary="The vote was close."),
-        Item("Storm closes schools across the northern region", "https://news.example.com/storm",
-             guid="s-1", summary="Schools shut for two days.")]
+BASE = [
+    Item(
+        "Parliament passes the annual budget after long debate",
+        "https://news.example.com/budget",
+        guid="b-1",
+        summary="The vote was close.",
+    ),
+    Item(
+        "Storm closes schools across the northern region",
+        "https://news.example.com/storm",
+        guid="s-1",
+        summary="Schools shut for two days.",
+    ),
+]
 
 
 @pytest.fixture
 def stack(tmp_path, redis_url):
     with FeedServer() as feeds, SmtpSink() as smtp, HttpSink() as hooks:
-        env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-               "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true", "NOTIFIER_MIN_INTERVAL": "1",
-               "NOTIFIER_LEASE_SECONDS": "6", "NOTIFIER_VISIBILITY_TIMEOUT": "8",
-               "NOTIFIER_RETRY_BASE_DELAY": "0.5"}
+        env = {
+            "REDIS_URL": redis_url,
+            "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
+            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
+            "NOTIFIER_MIN_INTERVAL": "1",
+            "NOTIFIER_LEASE_SECONDS": "6",
+            "NOTIFIER_VISIBILITY_TIMEOUT": "8",
+            "NOTIFIER_RETRY_BASE_DELAY": "0.5",
+        }
         with Service(env, tmp_path) as service:
             yield service, feeds, smtp, hooks
 
 
 def configure(service, feeds, smtp, hooks, items=BASE):
     feeds.set("/world.xml", rss(items))
-    feed_id = service.cli("feed", "add", feeds.url("/world.xml"), "--interval", "1", "--name", "World").stdout.strip()
+    feed_id = service.cli(
+        "feed", "add", feeds.url("/world.xml"), "--interval", "1", "--name", "World"
+    ).stdout.strip()
     service.cli("topic", "add", "mideast", "--match", "Israel OR Gantz")
     service.cli("topic", "add", "football", "--match", '"world cup" NOT women')
-    service.cli("subscriber", "add", "alice", "--notify", smtp.url("alice@example.com"),
-                "--notify", hooks.url("/alice"), "--topic", "mideast")
+    service.cli(
+        "subscriber",
+        "add",
+        "alice",
+        "--notify",
+        smtp.url("alice@example.com"),
+        "--notify",
+        hooks.url("/alice"),
+        "--topic",
+        "mideast",
+    )
     service.cli("subscriber", "add", "bob", "--notify", smtp.url("bob@example.com"), "--topic", "football")
     return feed_id
 
@@ -59,8 +85,12 @@ def test_a_new_matching_story_reaches_each_matching_subscriber_once(stack):
     service.start("beat", "beat")
     assert wait_until(lambda: baseline_done(service, feed_id)), service.logs()
 
-    story = Item("Gantz quits Israel war cabinet over Gaza plan", "https://news.example.com/gantz?id=7",
-                 guid="g-1", summary="Benny Gantz left the war cabinet on Sunday.")
+    story = Item(
+        "Gantz quits Israel war cabinet over Gaza plan",
+        "https://news.example.com/gantz?id=7",
+        guid="g-1",
+        summary="Benny Gantz left the war cabinet on Sunday.",
+    )
     publish(feeds, "/world.xml", story)
     assert wait_until(lambda: len(hooks.requests) >= 1 and len(smtp.messages) >= 1), service.logs()
     assert wait_until(lambda: service.cli_json("deliveries")[0]["state"] == "sent")
@@ -76,21 +106,65 @@ def test_a_new_matching_story_reaches_each_matching_subscriber_once(stack):
 
     # the same story again: changed guid; same link with tracking in another feed; same title
     publish(feeds, "/world.xml", Item(story.title, story.link, guid="g-1-republished"), story)
-    feeds.set("/other.xml", rss([Item("Israeli minister Gantz resigns from cabinet in protest",
-                                      "https://NEWS.example.com/gantz?utm_source=x&id=7#top", guid="o-1")]))
-    feeds.set("/third.xml", rss([Item("Gantz quits Israel war cabinet over Gaza plan!",
-                                      "https://elsewhere.example.org/a/1", guid="t-1")]))
+    feeds.set(
+        "/other.xml",
+        rss(
+            [
+                Item(
+                    "Israeli minister Gantz resigns from cabinet in protest",
+                    "https://NEWS.example.com/gantz?utm_source=x&id=7#top",
+                    guid="o-1",
+                )
+            ]
+        ),
+    )
+    feeds.set(
+        "/third.xml",
+        rss(
+            [
+                Item(
+                    "Gantz quits Israel war cabinet over Gaza plan!",
+                    "https://elsewhere.example.org/a/1",
+                    guid="t-1",
+                )
+            ]
+        ),
+    )
     for path in ("/other.xml", "/third.xml"):
         other = service.cli("feed", "add", feeds.url(path), "--interval", "1").stdout.strip()
         assert wait_until(lambda other=other: baseline_done(service, other))
     # the second and third feeds' first polls were baselines; now they publish the same story anew
-    feeds.set("/other.xml", rss([Item("Gantz steps down from war cabinet",
-                                      "https://news.example.com/gantz/?id=7&utm_medium=rss", guid="o-2")]))
-    feeds.set("/third.xml", rss([Item("GANTZ QUITS ISRAEL WAR CABINET OVER GAZA PLAN",
-                                      "https://elsewhere.example.org/a/2", guid="t-2")]))
+    feeds.set(
+        "/other.xml",
+        rss(
+            [
+                Item(
+                    "Gantz steps down from war cabinet",
+                    "https://news.example.com/gantz/?id=7&utm_medium=rss",
+                    guid="o-2",
+                )
+            ]
+        ),
+    )
+    feeds.set(
+        "/third.xml",
+        rss(
+            [
+                Item(
+                    "GANTZ QUITS ISRAEL WAR CABINET OVER GAZA PLAN",
+                    "https://elsewhere.example.org/a/2",
+                    guid="t-2",
+                )
+            ]
+        ),
+    )
 
-    closing = Item("Israel and Hamas agree to a new ceasefire", "https://news.example.com/ceasefire",
-                   guid="c-1", summary="Talks in Cairo ended with a deal.")
+    closing = Item(
+        "Israel and Hamas agree to a new ceasefire",
+        "https://news.example.com/ceasefire",
+        guid="c-1",
+        summary="Talks in Cairo ended with a deal.",
+    )
     publish(feeds, "/world.xml", closing, story)
     assert wait_until(lambda: len(smtp.for_recipient("alice@example.com")) >= 2), service.logs()
     wait_until(lambda: len(hooks.requests) >= 2)
@@ -107,8 +181,12 @@ def test_markup_in_a_title_and_a_javascript_link_arrive_escaped_and_unlinked(sta
     service.start("beat", "beat")
     assert wait_until(lambda: baseline_done(service, feed_id)), service.logs()
 
-    hostile = Item("Israel &lt;script&gt;alert(1)&lt;/script&gt; <b>news</b>", "javascript:alert(document.cookie)",
-                   guid="x-1", summary='<img src=x onerror="alert(2)"> Gantz said <script>bad()</script> hello')
+    hostile = Item(
+        "Israel &lt;script&gt;alert(1)&lt;/script&gt; <b>news</b>",
+        "javascript:alert(document.cookie)",
+        guid="x-1",
+        summary='<img src=x onerror="alert(2)"> Gantz said <script>bad()</script> hello',
+    )
     publish(feeds, "/world.xml", hostile)
     assert wait_until(lambda: smtp.for_recipient("alice@example.com")), service.logs()
     [mail] = smtp.for_recipient("alice@example.com")
@@ -140,9 +218,14 @@ def test_restarting_the_service_sends_nothing_old_and_catches_the_next_story(sta
 
 def test_killing_the_worker_mid_delivery_gives_at_most_one_alert_and_loses_no_story(tmp_path, redis_url):
     with FeedServer() as feeds, SmtpSink(delay=4.0) as smtp, HttpSink() as hooks:
-        env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-               "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true", "NOTIFIER_MIN_INTERVAL": "1",
-               "NOTIFIER_LEASE_SECONDS": "5", "NOTIFIER_VISIBILITY_TIMEOUT": "6"}
+        env = {
+            "REDIS_URL": redis_url,
+            "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
+            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
+            "NOTIFIER_MIN_INTERVAL": "1",
+            "NOTIFIER_LEASE_SECONDS": "5",
+            "NOTIFIER_VISIBILITY_TIMEOUT": "6",
+        }
         with Service(env, tmp_path) as service:
             feed_id = configure(service, feeds, smtp, hooks)
             service.start_worker("w1", pool="solo")
@@ -151,8 +234,9 @@ def test_killing_the_worker_mid_delivery_gives_at_most_one_alert_and_loses_no_st
 
             story = Item("Israel recalls its ambassador", "https://news.example.com/recall", guid="k-1")
             publish(feeds, "/world.xml", story)
-            assert wait_until(lambda: any(d["state"] == "sending" for d in service.cli_json("deliveries"))), \
+            assert wait_until(lambda: any(d["state"] == "sending" for d in service.cli_json("deliveries"))), (
                 service.logs()
+            )
             service.kill("w1")
             service.start_worker("w2", pool="solo")
 
@@ -170,6 +254,7 @@ def test_killing_the_worker_mid_delivery_gives_at_most_one_alert_and_loses_no_st
             smtp.delay = 0
             after = Item("Israel names a new ambassador", "https://news.example.com/new-envoy", guid="k-2")
             publish(feeds, "/world.xml", after, story)
-            assert wait_until(lambda: any(m["Subject"] == after.title for m in smtp.messages), timeout=40), \
+            assert wait_until(lambda: any(m["Subject"] == after.title for m in smtp.messages), timeout=40), (
                 service.logs()
+            )
             assert [m["Subject"] for m in smtp.messages].count(story.title) <= 1

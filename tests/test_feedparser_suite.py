@@ -44,9 +44,12 @@ def _download(version: str) -> None:
     command += [f"feedparser=={version}", "-d", str(CACHE)]
     CACHE.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     except (subprocess.SubprocessError, OSError) as error:
-        pytest.skip(f"cannot download the feedparser {version} sdist (no network?): {error}")
+        pytest.skip(f"cannot download the feedparser {version} sdist: {error}")
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"cannot download the feedparser {version} sdist (no network?): pip says {last!r}")
 
 
 def test_no_document_of_feedparsers_own_suite_breaks_parse_feed():

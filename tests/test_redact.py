@@ -7,15 +7,18 @@ import pytest
 from notifier.redact import RedactingFilter, redact, redact_text
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("mailto://user:secretpass@gmail.com?to=a@b.c", "mailto://gmail.com"),
-    ("json://127.0.0.1:8080/hook?token=abc", "json://127.0.0.1"),
-    ("tgram://123456789:AAHsecret/12345", "tgram://***"),
-    ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ", "slack://***"),
-    ("discord://1234567890/webhooktoken", "discord://***"),
-    ("ntfy://ntfy.example.com/secret-topic", "ntfy://ntfy.example.com"),
-    ("not a url", "://***"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("mailto://user:secretpass@gmail.com?to=a@b.c", "mailto://gmail.com"),
+        ("json://127.0.0.1:8080/hook?token=abc", "json://127.0.0.1"),
+        ("tgram://123456789:AAHsecret/12345", "tgram://***"),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ", "slack://***"),
+        ("discord://1234567890/webhooktoken", "discord://***"),
+        ("ntfy://ntfy.example.com/secret-topic", "ntfy://ntfy.example.com"),
+        ("not a url", "://***"),
+    ],
+)
 def test_it_shows_only_scheme_and_a_real_host(url, shown):
     assert redact(url).endswith(shown)
 

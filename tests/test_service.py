@@ -67,7 +67,11 @@ def test_each_compose_service_command_runs_here_and_together_they_are_healthy(tm
     services = {name: s for name, s in compose_services().items() if name != "redis"}
     assert set(services) == {"worker", "beat", "api"}
     port = free_port()
-    env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path / "data"), "NOTIFIER_API_PORT": str(port)}
+    env = {
+        "REDIS_URL": redis_url,
+        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
+        "NOTIFIER_API_PORT": str(port),
+    }
     with Service(env, tmp_path) as service:
         for name, spec in services.items():
             assert service.cli(*spec["command"], "--help").returncode == 0
@@ -76,8 +80,17 @@ def test_each_compose_service_command_runs_here_and_together_they_are_healthy(tm
         assert health and health["ok"], service.logs()
 
 
-@pytest.mark.parametrize("url", ["http://169.254.169.254/", "file:///etc/passwd", "http://127.0.0.1:6379/",
-                                 "http://2852039166/", "http://[::ffff:10.0.0.1]/", "gopher://example.com/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/",
+        "file:///etc/passwd",
+        "http://127.0.0.1:6379/",
+        "http://2852039166/",
+        "http://[::ffff:10.0.0.1]/",
+        "gopher://example.com/",
+    ],
+)
 def test_feed_add_refuses_internal_and_non_http_urls_with_one_line_and_exit_2(tmp_path, redis_url, url):
     env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path)}
     with Service(env, tmp_path) as service:
@@ -88,14 +101,22 @@ def test_feed_add_refuses_internal_and_non_http_urls_with_one_line_and_exit_2(tm
         assert service.cli_json("feed", "list") == []
 
 
-@pytest.mark.parametrize("args, message", [
-    (["topic", "add", "bad", "--match", "(israel OR"], "position"),
-    (["topic", "add", "bad", "--match", '"world cup'], "position"),
-    (["subscriber", "add", "x", "--notify", "mailto://a:b@example.com", "--topic", "nope"], "unknown topic"),
-    (["subscriber", "add", "x", "--notify", "notaurl", "--topic", "t"], "notification URL"),
-    (["feed", "remove", "nosuchfeed"], "no feed"),
-])
-def test_bad_input_is_refused_with_one_line_and_exit_2_and_nothing_changes(tmp_path, redis_url, args, message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["topic", "add", "bad", "--match", "(israel OR"], "position"),
+        (["topic", "add", "bad", "--match", '"world cup'], "position"),
+        (
+            ["subscriber", "add", "x", "--notify", "mailto://a:b@example.com", "--topic", "nope"],
+            "unknown topic",
+        ),
+        (["subscriber", "add", "x", "--notify", "notaurl", "--topic", "t"], "notification URL"),
+        (["feed", "remove", "nosuchfeed"], "no feed"),
+    ],
+)
+def test_bad_input_is_refused_with_one_line_and_exit_2_and_nothing_changes(
+    tmp_path, redis_url, args, message
+):
     env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path)}
     with Service(env, tmp_path) as service:
         service.cli("topic", "add", "t", "--match", "storm")
@@ -107,7 +128,9 @@ def test_bad_input_is_refused_with_one_line_and_exit_2_and_nothing_changes(tmp_p
 
 
 def test_a_bad_setting_stops_the_start_with_one_line_naming_it(tmp_path):
-    with Service({"NOTIFIER_API_PORT": "not-a-port", "NOTIFIER_DATA_DIR": str(tmp_path)}, tmp_path) as service:
+    with Service(
+        {"NOTIFIER_API_PORT": "not-a-port", "NOTIFIER_DATA_DIR": str(tmp_path)}, tmp_path
+    ) as service:
         done = service.cli("feed", "list", check=False)
     assert done.returncode == 2 and "NOTIFIER_API_PORT" in done.stderr and "Traceback" not in done.stderr
 

@@ -1,0 +1,10 @@
+"""The HTTP API: one FastAPI app, one router per concern."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from notifier.api import health
+
+app = FastAPI(title="notifier", docs_url=None, redoc_url=None)
+app.include_router(health.router)

@@ -50,10 +50,11 @@ def feed_add(
     settings = get_settings()
     url = url.strip()
     guard(lambda: check_url(url, settings.allow_private_hosts))
+    forced = interval is not None
     interval = interval or settings.default_interval
     if interval < settings.min_interval:
         raise UsageError(f"--interval {interval} is below NOTIFIER_MIN_INTERVAL ({settings.min_interval} s)")
-    feed = store.add_feed(redis(), url, name or url, interval)
+    feed = store.add_feed(redis(), url, name or url, interval, forced=forced)
     print(feed.id)
 
 

@@ -54,6 +54,9 @@ class Feed:
     first_error_at: float | None = None
     next_poll: float | None = None
     interval_reason: str = "default"
+    forced: bool = False  # the operator chose the interval: neither adaptation nor caching moves it
+    adaptive_interval: float | None = None  # from observed publishing, refreshed when content changes
+    watched_since: float | None = None  # the first successful poll
 
     def as_json(self) -> dict:
         return asdict(self)

@@ -18,9 +18,10 @@ from functools import lru_cache
 
 import redis
 
-from notifier import dedup, ledger, match, store
+from notifier import dedup, ledger, match, notices, store
 from notifier.deliver import DeliveryError, send
 from notifier.fetch import FetchError, FetchLimits, FetchRequest, fetch_many
+from notifier.parse import parse_feed
 from notifier.polling import parse_if_changed, record_error, record_success
 from notifier.redact import redact
 from notifier.schedule import claim_due
@@ -67,21 +68,25 @@ def absorb(r: redis.Redis, feed, result, settings: Settings) -> list[str]:
         record_error(r, feed, result, settings, now)
         return []
     parsed, body_hash = parse_if_changed(feed, result)
-    new: list[str] = []
-    if parsed is not None:
-        new = dedup.claim_stories(
-            r,
-            feed.id,
-            parsed.stories,
-            story_ttl=settings.story_ttl,
-            title_ttl=settings.title_ttl,
-            pending_at=now + settings.lease_seconds,
-            baseline=not feed.baseline_done,
-        )
-        if not feed.baseline_done:
-            store.update_feed(r, feed.id, baseline_done=True)
-            log.info("feed %s: baseline of %d stories recorded, none alerted", feed.id, len(parsed.stories))
-    record_success(r, feed, result, settings, now, body_hash)
+    new = claim_parsed(r, feed, parsed, settings, pending_at=now + settings.lease_seconds) if parsed else []
+    record_success(r, feed, result, settings, now, body_hash, parsed)
+    return new
+
+
+def absorb_body(r: redis.Redis, feed, body: bytes, content_type: str | None, settings: Settings) -> list[str]:
+    """A body pushed to us (WebSub): same parse and claim as a poll, fanned out on the next tick."""
+    parsed = parse_feed(body, feed_id=feed.id, url=feed.url, content_type=content_type)
+    return claim_parsed(r, feed, parsed, settings, pending_at=time.time())
+
+
+def claim_parsed(r: redis.Redis, feed, parsed, settings: Settings, pending_at: float) -> list[str]:
+    """Claim a parsed feed's stories; the first time we see a feed, only as a baseline."""
+    new = dedup.claim_stories(r, feed.id, parsed.stories, story_ttl=settings.story_ttl,
+                              title_ttl=settings.title_ttl, pending_at=pending_at,
+                              baseline=not feed.baseline_done)
+    if not feed.baseline_done:
+        store.update_feed(r, feed.id, baseline_done=True)
+        log.info("feed %s: baseline of %d stories recorded, none alerted", feed.id, len(parsed.stories))
     return new
 
 
@@ -116,13 +121,16 @@ def fan_out(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[st
         created += ledger.create(
             r, rows, ttl=settings.story_ttl, lease_until=time.time() + settings.lease_seconds
         )
-        record_matches(r, story_id, topics, settings.story_ttl)
+        record_matches(r, story, topics, settings.story_ttl)
     return created
 
 
-def record_matches(r: redis.Redis, story_id: str, topics: dict[str, list[str]], ttl: int) -> None:
+def record_matches(r: redis.Redis, story: dict, topics: dict[str, list[str]], ttl: int) -> None:
+    """Why the story matched (for `story show`), and which topics each feed feeds (for notices)."""
+    story_id = story["id"]
     pipe = r.pipeline(transaction=True)
     if topics:
+        pipe.sadd(f"feed:{story['feed']}:topics", *topics)
         pipe.hset(f"story:{story_id}:matches", mapping={t: ", ".join(terms) for t, terms in topics.items()})
         pipe.expire(f"story:{story_id}:matches", ttl)
     pipe.zrem("stories:pending", story_id)
@@ -156,8 +164,8 @@ def deliver_one(r: redis.Redis, delivery_id: str, settings: Settings) -> None:
 
 def attempt(r: redis.Redis, record, settings: Settings) -> DeliveryError | None:
     story = dedup.load_story(r, record.story)
-    sub = store.get_subscriber(r, record.subscriber, missing_ok=True)
-    url = next((u for u in (sub.urls if sub else ()) if ledger.url_hash(u) == record.url_hash), None)
+    urls = notices.urls_of(r, record.subscriber, settings)
+    url = next((u for u in urls if ledger.url_hash(u) == record.url_hash), None)
     if story is None or url is None:
         return DeliveryError("the story or the subscriber's URL is gone", permanent=True)
     try:

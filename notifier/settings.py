@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(default=5.0, gt=0)
     lease_seconds: int = Field(default=120, ge=2)
     visibility_timeout: int = Field(default=600, ge=5)
+    # Feed health: a feed failing this many times in a row, over at least this long, is disabled.
+    disable_after_errors: int = Field(default=10, ge=1)
+    disable_after_seconds: int = Field(default=24 * 3600, ge=0)
+    # Apprise URLs (comma or space separated) that hear about disabled feeds and failing URLs.
+    operator_urls: str = ""
+
+    @property
+    def operator_targets(self) -> list[str]:
+        return [u for u in self.operator_urls.replace(",", " ").split() if u]
 
     @field_validator("log_level")
     @classmethod

@@ -30,12 +30,14 @@ def feed_id_for(url: str) -> str:
 # --- feeds -------------------------------------------------------------------------------------
 
 
-def add_feed(r: redis.Redis, url: str, name: str, interval: int, now: float | None = None) -> Feed:
+def add_feed(r: redis.Redis, url: str, name: str, interval: int, now: float | None = None,
+             forced: bool = False) -> Feed:
     """Add a feed (idempotent: the same URL gives the same id) and make it due at once."""
     existing = r.hget("feeds:byurl", url)
     if existing:
         return get_feed(r, existing)
-    feed = Feed(id=feed_id_for(url), url=url, name=name, interval=interval, next_poll=now or time.time())
+    feed = Feed(id=feed_id_for(url), url=url, name=name, interval=interval, next_poll=now or time.time(),
+                forced=forced, interval_reason="forced by operator" if forced else "default")
     pipe = r.pipeline(transaction=True)
     pipe.hset(f"feed:{feed.id}", mapping=_encode(dataclasses.asdict(feed)))
     pipe.sadd("feeds", feed.id)

@@ -34,7 +34,8 @@ def table(title: str, columns: list[str], rows: list[list]) -> None:
 
 
 def feed_json(feed) -> dict:
-    keep = ("id", "url", "name", "enabled", "interval", "errors", "last_error_kind", "interval_reason")
+    keep = ("id", "url", "name", "enabled", "interval", "forced", "adaptive_interval", "errors",
+            "last_error_kind", "interval_reason")
     data = {k: getattr(feed, k) for k in keep}
     data.update(
         last_success=when(feed.last_success) if feed.last_success else None,
@@ -49,7 +50,7 @@ def feeds(rows, as_json: bool) -> None:
         return emit_json([feed_json(f) for f in rows])
     table(
         "feeds",
-        ["id", "name", "enabled", "interval", "last success", "last error", "next poll"],
+        ["id", "name", "enabled", "interval", "last success", "last error", "next poll", "why"],
         [
             [
                 f.id,
@@ -59,6 +60,7 @@ def feeds(rows, as_json: bool) -> None:
                 when(f.last_success),
                 f"{f.last_error_kind}: {f.last_error}" if f.last_error else None,
                 when(f.next_poll),
+                f.interval_reason,
             ]
             for f in rows
         ],

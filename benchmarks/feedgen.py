@@ -1,0 +1,229 @@
+"""Realistic news feeds for benchmarks, generated from one seed and served from memory.
+
+    feeds = FeedSet(count=2000, seed=7)
+    feeds.body(12)          # bytes: RSS 2.0, 50 items, 30-60 KB, like a news site's feed
+    feeds.change(12)        # a new story at the top (the oldest drops off); returns the new body
+
+A feed is what a news site serves: guid, title, link (sometimes with tracking parameters),
+description as escaped HTML or CDATA, pubDate, dc:creator, categories; English text with some
+accents, curly quotes and entities, so `plain_text`, `normalise_title` and ftfy's hint see what they
+see in the wild. The same seed gives the same bytes in every process.
+
+`python -m benchmarks.feedgen serve COUNT SEED PORT HOST...` serves a FeedSet over HTTP/1.1 with
+keep-alive, ETag and 304, from a bare asyncio protocol: a benchmark must never measure its feed
+server, and aiohttp.web answers fewer 304s per core than aiohttp's client asks for (see
+docs/performance.md). Feed i lives at http://HOSTS[i % len(HOSTS)]:PORT/feeds/i.xml. Control:
+GET /_stats (JSON counts), GET /_change?n=K (K feeds get a new story), GET /_reset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from xml.sax.saxutils import escape
+
+ITEMS = 50
+SIZE = (30_000, 60_000)
+BASE_TIME = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)  # fixed, so bytes do not depend on the day
+_SECTIONS = "world politics business technology science health sport culture climate europe asia".split()
+_NAMES = ("Macron", "Scholz", "Lula", "Modi", "Albanese", "Ramaphosa", "Sánchez", "Meloni", "Zürich",
+          "São Paulo", "Düsseldorf", "Kraków", "Montréal", "Reykjavík", "Nairobi", "Jakarta", "Osaka",
+          "Buenos Aires", "Seoul", "Lagos", "Ankara", "Brussels", "Geneva", "Toronto", "Manila")
+_WORDS = """government minister officials said report election vote parliament budget crisis talks
+deal agreement protest police court ruling judge appeal inquiry investigation company market shares
+profits workers strike union rates inflation economy growth bank central prices energy oil gas power
+storm flood wildfire heat drought earthquake rescue hospital patients doctors vaccine study research
+scientists climate emissions targets summit leaders trade tariffs exports border migrants refugees
+army troops ceasefire attack missile drone security border region capital city council mayor residents
+school students teachers university housing rents homes transport rail airline flights airport delays
+water supply plan reform tax spending debt cuts opposition party coalition campaign poll voters
+candidate president prime chancellor spokesperson statement warned announced confirmed denied
+rejected approved delayed launched expected record highest lowest first since years months weeks
+after before during amid despite over under against new latest major key senior former local
+national international global public private digital online data privacy rules law bill act
+technology artificial intelligence chips software platform users accounts network outage cyber
+hackers breach football cup final league season coach players match win defeat title championship
+festival film music artist museum exhibition book award prize""".split()
+_DECOR = ("’s", "“quoted”", "café", "naïve", "&", "—", "déjà vu", "€5bn", "£300m", "$1.2tn", "3.4%")
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    picked = [rng.choice(_NAMES) if rng.random() < 0.08 else rng.choice(_WORDS) for _ in range(words)]
+    if rng.random() < 0.3:
+        picked.insert(rng.randrange(len(picked)), rng.choice(_DECOR))
+    return " ".join(picked).capitalize() + "."
+
+
+def _paragraphs(rng: random.Random, chars: int, link: str) -> str:
+    parts, size = [], 0
+    while size < chars:
+        text = " ".join(_sentence(rng, rng.randint(8, 22)) for _ in range(rng.randint(1, 4)))
+        if rng.random() < 0.25:
+            text += f' <a href="{link}#more">Read more</a>'
+        parts.append(f"<p>{text}</p>")
+        size += len(parts[-1])
+    return "".join(parts)
+
+
+class FeedSet:
+    """`count` feeds, each a list of items; bodies rendered on demand and cached."""
+
+    def __init__(self, count: int, seed: int = 7) -> None:
+        self.count, self.seed = count, seed
+        self._items: dict[int, list[str]] = {}
+        self._heads: dict[int, str] = {}
+        self._bodies: dict[int, bytes] = {}
+        self.versions = [0] * count
+
+    def body(self, i: int) -> bytes:
+        if i not in self._bodies:
+            self._bodies[i] = self._render(i)
+        return self._bodies[i]
+
+    def change(self, i: int) -> bytes:
+        """Publish a new story at the top of feed i; the oldest falls off the end."""
+        items = self._feed_items(i)
+        self.versions[i] += 1
+        items.insert(0, self._item(i, ITEMS + self.versions[i], self.versions[i]))
+        del items[ITEMS:]
+        self._bodies.pop(i, None)
+        return self.body(i)
+
+    def _rng(self, i: int, *more: int) -> random.Random:
+        return random.Random(":".join(map(str, (self.seed, i, *more))))  # str seeds hash the same everywhere
+
+    def _feed_items(self, i: int) -> list[str]:
+        if i not in self._items:
+            rng = self._rng(i)
+            per_item = (rng.uniform(*SIZE) - 900) / ITEMS  # the channel header is ~900 bytes
+            self._heads[i] = self._head(i, rng)
+            self._items[i] = [self._item(i, n, -n, per_item) for n in range(ITEMS, 0, -1)][::-1]
+        return self._items[i]
+
+    def _head(self, i: int, rng: random.Random) -> str:
+        site = f"news{i}.example.com"
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom">'
+            f"<channel><title>{escape(_sentence(rng, 4)[:-1])} | News {i}</title>"
+            f"<link>https://{site}/</link><description>The latest stories from News {i}</description>"
+            f'<atom:link href="https://{site}/rss.xml" rel="self" type="application/rss+xml"/>'
+            f"<language>en-gb</language><ttl>5</ttl>"
+            f"<lastBuildDate>{format_datetime(BASE_TIME)}</lastBuildDate>"
+        )
+
+    def _item(self, i: int, n: int, age: int, size: float | None = None) -> str:
+        """Item n of feed i; `age` in steps of 7 minutes (negative: older than BASE_TIME)."""
+        rng = self._rng(i, n)
+        size = size or (sum(SIZE) / 2 - 900) / ITEMS
+        section, slug_words = rng.choice(_SECTIONS), rng.sample(_WORDS, 5)
+        link = f"https://news{i}.example.com/{section}/{'-'.join(slug_words)}-{n}"
+        if rng.random() < 0.3:
+            link += "?utm_source=rss&utm_medium=feed"
+        title = _sentence(rng, rng.randint(6, 14))[:-1]
+        when = BASE_TIME + timedelta(minutes=7 * age, seconds=rng.randint(0, 400))
+        html = _paragraphs(rng, max(100, int(size) - 520), link)
+        description = f"<![CDATA[{html}]]>" if rng.random() < 0.4 else escape(html)
+        creator = f"<dc:creator>{escape(rng.choice(_NAMES))} Desk</dc:creator>" if rng.random() < 0.6 else ""
+        return (
+            f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
+            f'<guid isPermaLink="false">urn:news{i}:{n}</guid><description>{description}</description>'
+            f"<pubDate>{format_datetime(when)}</pubDate>{creator}"
+            f"<category>{section.title()}</category></item>"
+        )
+
+    def _render(self, i: int) -> bytes:
+        items = self._feed_items(i)
+        return (self._heads[i] + "".join(items) + "</channel></rss>").encode()
+
+
+# -- the server -------------------------------------------------------------------------------------
+
+
+class _Server:
+    """Counts and bodies shared by every connection."""
+
+    def __init__(self, feeds: FeedSet) -> None:
+        self.feeds = feeds
+        self.counts = {"200": 0, "304": 0, "404": 0, "changed": 0}
+        self.rng = random.Random(feeds.seed)
+        self.etags = [b'"v0"'] * feeds.count
+
+    def answer(self, path: bytes, if_none_match: bytes | None) -> bytes:
+        if path.startswith(b"/feeds/"):
+            i = int(path[7:].partition(b".")[0])
+            etag = self.etags[i]
+            if if_none_match == etag:
+                self.counts["304"] += 1
+                return b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\n\r\n"
+            self.counts["200"] += 1
+            body = self.feeds.body(i)
+            return _response(b"200 OK", body, b"application/rss+xml; charset=utf-8", etag)
+        return self.control(path)
+
+    def control(self, path: bytes) -> bytes:
+        route, _, query = path.decode().partition("?")
+        if route == "/_change":
+            n = int(query.partition("=")[2] or 1)
+            for i in self.rng.sample(range(self.feeds.count), n):
+                self.feeds.change(i)
+                self.etags[i] = f'"v{self.feeds.versions[i]}"'.encode()
+            self.counts["changed"] += n
+        elif route == "/_reset":
+            self.counts = dict.fromkeys(self.counts, 0)
+        elif route != "/_stats":
+            self.counts["404"] += 1
+            return _response(b"404 Not Found", b"not found\n", b"text/plain", b'"404"')
+        return _response(b"200 OK", json.dumps(self.counts).encode(), b"application/json", b'"c"')
+
+
+def _response(status: bytes, body: bytes, content_type: bytes, etag: bytes) -> bytes:
+    head = b"HTTP/1.1 %s\r\nContent-Type: %s\r\nETag: %s\r\nContent-Length: %d\r\n\r\n"
+    return head % (status, content_type, etag, len(body)) + body
+
+
+class _Connection(asyncio.Protocol):
+    """HTTP/1.1 GET with keep-alive; enough of the protocol for aiohttp and httpx clients."""
+
+    def __init__(self, server: _Server) -> None:
+        self.server, self.buffer, self.transport = server, b"", None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\r\n\r\n" in self.buffer:
+            head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            path, headers = lines[0].split(b" ")[1], dict(_header(line) for line in lines[1:])
+            self.transport.write(self.server.answer(path, headers.get(b"if-none-match")))
+            if headers.get(b"connection", b"").lower() == b"close":
+                self.transport.close()
+                return
+
+
+def _header(line: bytes) -> tuple[bytes, bytes]:
+    name, _, value = line.partition(b":")
+    return name.strip().lower(), value.strip()
+
+
+async def serve(count: int, seed: int, port: int, hosts: list[str]) -> None:
+    feeds = FeedSet(count, seed)
+    for i in range(count):
+        feeds.body(i)  # all rendered before we say we are ready
+    server = _Server(feeds)
+    loop = asyncio.get_running_loop()
+    listening = await loop.create_server(lambda: _Connection(server), hosts, port, backlog=4096)
+    print("ready", flush=True)
+    async with listening:
+        await listening.serve_forever()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
+    count, seed, port, *hosts = sys.argv[2:]
+    asyncio.run(serve(int(count), int(seed), int(port), hosts))

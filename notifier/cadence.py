@@ -21,8 +21,14 @@ def jittered(seconds: float) -> float:
     return seconds * random.uniform(0.95, 1.05)
 
 
-def adaptive(publish_times: list[float], now: float, low: float, high: float,
-             watched_since: float | None = None, default: float | None = None) -> tuple[float, str]:
+def adaptive(
+    publish_times: list[float],
+    now: float,
+    low: float,
+    high: float,
+    watched_since: float | None = None,
+    default: float | None = None,
+) -> tuple[float, str]:
     """Half the mean gap between stories of the last week, bounded by [low, high].
 
     Too few stories mean a quiet feed only once we have watched it for a week; before that we
@@ -62,8 +68,15 @@ def backoff(interval: float, errors: int, retry_after: float | None) -> tuple[fl
     return delay, f"backoff after {errors} error{'s' if errors > 1 else ''}"
 
 
-def after_success(*, forced: bool, interval: float, adaptive_interval: float | None, adaptive_reason: str,
-                  server_wait: float | None, low: float) -> tuple[float, str]:
+def after_success(
+    *,
+    forced: bool,
+    interval: float,
+    adaptive_interval: float | None,
+    adaptive_reason: str,
+    server_wait: float | None,
+    low: float,
+) -> tuple[float, str]:
     """The next interval after a good poll, and why."""
     if forced:
         base, reason = max(interval, low), "forced by operator"

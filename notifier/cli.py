@@ -11,7 +11,7 @@ from typing import Annotated
 import click
 import typer
 
-from notifier import db, embedded, ledger, match, store, views
+from notifier import db, embedded, ledger, match, quiet, store, views
 from notifier.deliver import DeliveryError, check_target
 from notifier.models import Subscriber, Topic
 from notifier.netguard import GuardError, check_url
@@ -77,6 +77,56 @@ def feed_enable(id_or_url: str) -> None:
     store.schedule_feed(r, feed.id, time.time())
 
 
+@feed_app.command("import")
+def feed_import(file: Path) -> None:
+    """Add the feeds of an OPML file; a refused URL is reported and the others are still added."""
+    from notifier import opml
+
+    try:
+        outlines = opml.read_opml(file.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror}") from None
+    except opml.OpmlError as exc:
+        raise UsageError(f"{file}: {exc}") from None
+    report = import_with_progress(outlines)
+    for url, why in report.refused:
+        print(f"notifier: {url}: {why}", file=sys.stderr)
+    refused = len(report.refused)
+    print(f"imported {report.imported} feeds, {report.present} already present, {refused} refused")
+    if report.refused:
+        raise typer.Exit(1)
+
+
+def import_with_progress(outlines):
+    from notifier import opml
+
+    r, settings = redis(), get_settings()
+    if len(outlines) <= 20 or not sys.stdout.isatty():
+        return opml.import_feeds(r, outlines, settings)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("importing", total=len(outlines))
+        return opml.import_feeds(r, outlines, settings, lambda: bar.advance(task))
+
+
+@feed_app.command("export")
+def feed_export(
+    file: Annotated[Path | None, typer.Argument(help="Write here instead of to stdout.")] = None,
+) -> None:
+    """Write every feed as OPML 2.0."""
+    from notifier import opml
+
+    data = opml.write_opml(store.list_feeds(redis()))
+    if file is None:
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        file.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {file}: {exc.strerror}") from None
+
+
 def find_feed(r, id_or_url: str):
     try:
         return store.find_feed(r, id_or_url)
@@ -117,6 +167,11 @@ def subscriber_add(
     name: str,
     notify: Annotated[list[str], typer.Option(help="An Apprise URL.")],
     topic: Annotated[list[str], typer.Option(help="A topic name.")],
+    quiet_hours: Annotated[str | None, typer.Option("--quiet", help="Hold alerts, e.g. 22:00-07:00.")] = None,
+    tz: Annotated[str, typer.Option(help="Your time zone, e.g. Europe/Paris.")] = "UTC",
+    digest: Annotated[str | None, typer.Option(help="hourly or daily: one message per period.")] = None,
+    digest_at: Annotated[str, typer.Option(help="When a daily digest goes out (local).")] = "08:00",
+    urgent_passes: Annotated[bool, typer.Option(help="Urgent topics skip quiet hours and digests.")] = False,
 ) -> None:
     settings = get_settings()
     r = redis()
@@ -125,7 +180,10 @@ def subscriber_add(
         raise UsageError(f"unknown topic: {', '.join(unknown)} (add it with `notifier topic add`)")
     for url in notify:
         guard(lambda url=url: check_target(url, settings.allow_private_hosts))
-    store.add_subscriber(r, Subscriber(name=name, urls=tuple(dict.fromkeys(notify)), topics=tuple(topic)))
+    guard(lambda: quiet.validate(quiet_hours, tz, digest, digest_at))
+    sub = Subscriber(name=name, urls=tuple(dict.fromkeys(notify)), topics=tuple(topic), quiet=quiet_hours,
+                     tz=tz, digest=digest, digest_at=digest_at, urgent_passes=urgent_passes)
+    store.add_subscriber(r, sub)
 
 
 @sub_app.command("list")

@@ -127,3 +127,14 @@ def send(url: str, story: dict, allow_private: bool) -> None:
     if not ok:
         reason = " ".join(captured.getvalue().split())[-300:] or "the service refused the message"
         raise DeliveryError(redact_text(reason))
+
+
+def digest_story(stories: list[dict]) -> dict:
+    """Several held alerts as one message: a count for a title, a line per story."""
+    lines = [f"• {s['title']}" + (f" — {s['link']}" if s.get("link") else "") for s in stories]
+    return {"id": "digest", "title": f"{len(stories)} new stories for you", "link": None,
+            "summary": "\n".join(lines), "published": None, "digest": stories}
+
+
+def send_digest(url: str, stories: list[dict], allow_private: bool) -> None:
+    send(url, digest_story(stories), allow_private)

@@ -1,6 +1,7 @@
 """The delivery ledger: one record per (story, subscriber, notification URL) and its state.
 
-States: pending -> sending -> sent | retrying (-> sending ...) | failed | dropped.
+States: pending -> sending -> sent | retrying (-> sending ...) | failed | dropped; and
+held (quiet hours or a digest) -> sending -> sent, for all held alerts of one URL at once.
 `delivery:{id}` is a hash; `deliveries:due` orders the ones waiting (score = when to try, or
 the lease of a send in progress); `story:{id}:deliveries` and `deliveries:recent` list them.
 The step pending/retrying -> sending is a compare-and-set in Lua: of two copies of a task
@@ -14,25 +15,31 @@ import time
 
 import redis
 
-from notifier.models import Delivery
-
+from notifier.models import Delivery, url_hash  # noqa: F401 - url_hash is used as ledger.url_hash
 
 CREATE_LUA = """
 local created = {}
 local ttl, due_at, now = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-for i = 4, #ARGV, 5 do
+for i = 4, #ARGV, 6 do
   local id = ARGV[i]
   local key = 'delivery:' .. id
   if redis.call('EXISTS', key) == 0 then
+    local held_until = ARGV[i + 5]
     redis.call('HSET', key, 'id', id, 'story', ARGV[i + 1], 'subscriber', ARGV[i + 2],
       'url_hash', ARGV[i + 3], 'target', ARGV[i + 4], 'state', 'pending', 'attempts', 0,
       'created', now, 'updated', now)
     redis.call('EXPIRE', key, ttl)
-    redis.call('ZADD', 'deliveries:due', due_at, id)
+    if held_until ~= '' then
+      redis.call('HSET', key, 'state', 'held', 'next_at', held_until)
+      redis.call('ZADD', 'deliveries:due', held_until, id)
+      redis.call('SADD', 'held:' .. ARGV[i + 2] .. ':' .. ARGV[i + 3], id)
+    else
+      redis.call('ZADD', 'deliveries:due', due_at, id)
+    end
     redis.call('RPUSH', 'story:' .. ARGV[i + 1] .. ':deliveries', id)
     redis.call('EXPIRE', 'story:' .. ARGV[i + 1] .. ':deliveries', ttl)
     redis.call('LPUSH', 'deliveries:recent', id)
-    table.insert(created, id)
+    if held_until == '' then table.insert(created, id) end
   end
 end
 redis.call('LTRIM', 'deliveries:recent', 0, 9999)
@@ -51,22 +58,35 @@ end
 return state or 'missing'
 """
 
+BEGIN_HELD_LUA = """
+local taken = {}
+for i = 3, #ARGV do
+  local key = 'delivery:' .. ARGV[i]
+  if redis.call('HGET', key, 'state') == 'held' then
+    redis.call('HSET', key, 'state', 'sending', 'updated', ARGV[1])
+    redis.call('HINCRBY', key, 'attempts', 1)
+    redis.call('ZADD', 'deliveries:due', ARGV[2], ARGV[i])
+    table.insert(taken, ARGV[i])
+  end
+end
+return taken
+"""
 
-def delivery_id(story_id: str, subscriber: str, url_hash: str) -> str:
-    return hashlib.sha256(f"{story_id}\0{subscriber}\0{url_hash}".encode()).hexdigest()[:16]
+
+def delivery_id(story_id: str, subscriber: str, uhash: str) -> str:
+    return hashlib.sha256(f"{story_id}\0{subscriber}\0{uhash}".encode()).hexdigest()[:16]
 
 
-def url_hash(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()[:12]
+def create(r: redis.Redis, rows: list[tuple], *, ttl: int, lease_until: float) -> list[str]:
+    """Record deliveries that don't exist yet; return the new ones to send now.
 
-
-def create(
-    r: redis.Redis, rows: list[tuple[str, str, str, str]], *, ttl: int, lease_until: float
-) -> list[str]:
-    """Record deliveries (story, subscriber, url_hash, target) that don't exist yet; return new ids."""
+    A row is (story, subscriber, url_hash, target) or, for an alert to hold, the same plus the
+    time to release it; held rows wait in the due set and are not returned.
+    """
     args: list = [ttl, lease_until, time.time()]
-    for story, subscriber, uhash, target in rows:
-        args += [delivery_id(story, subscriber, uhash), story, subscriber, uhash, target]
+    for story, subscriber, uhash, target, *held in rows:
+        held_until = held[0] if held and held[0] else ""
+        args += [delivery_id(story, subscriber, uhash), story, subscriber, uhash, target, held_until]
     if len(args) == 3:
         return []
     return list(r.register_script(CREATE_LUA)(args=args))
@@ -75,6 +95,11 @@ def create(
 def begin(r: redis.Redis, delivery_id_: str, lease_until: float) -> str:
     """'go' if this caller now owns the send; otherwise the state that stopped it."""
     return r.register_script(BEGIN_LUA)(args=[delivery_id_, time.time(), lease_until])
+
+
+def begin_held(r: redis.Redis, ids: list[str], lease_until: float) -> list[str]:
+    """Take every still-held alert of the list for one send (a digest); return those taken."""
+    return list(r.register_script(BEGIN_HELD_LUA)(args=[time.time(), lease_until, *ids])) if ids else []
 
 
 def finish(

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+
+
+def url_hash(url: str) -> str:
+    """A notification URL's identity in the ledger: the URL itself is a secret and never stored there."""
+    return hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -74,6 +80,15 @@ class Subscriber:
     name: str
     urls: tuple[str, ...]
     topics: tuple[str, ...]
+    quiet: str | None = None  # "22:00-07:00" in their own time zone
+    tz: str = "UTC"
+    digest: str | None = None  # "hourly" | "daily"
+    digest_at: str = "08:00"  # when a daily digest goes out, local time
+    urgent_passes: bool = False  # urgent topics break through quiet hours and digests
+    disabled: tuple[str, ...] = ()  # url hashes that failed permanently
+
+    def active_urls(self) -> tuple[str, ...]:
+        return tuple(u for u in self.urls if url_hash(u) not in self.disabled)
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,20 @@ def when(ts: float) -> str:
 def feed_disabled(r: redis.Redis, feed: Feed, why: str, settings: Settings) -> list[str]:
     """Record one notice per recipient URL, due at once; the tick sends them."""
     notice_id = "n" + hashlib.sha256(f"{feed.id}\0{feed.first_error_at}".encode()).hexdigest()[:15]
-    summary = (f"We stopped polling {feed.name} ({redact(feed.url)}): {why}. Last error: {feed.last_error}. "
-               f"Re-arm it with: notifier feed enable {feed.id}")
-    story = {"id": notice_id, "feed": feed.id, "title": f"Feed disabled: {feed.name}", "link": None,
-             "published": datetime.now(UTC).isoformat(), "summary": summary, "guid": None, "notice": True}
+    summary = (
+        f"We stopped polling {feed.name} ({redact(feed.url)}): {why}. Last error: {feed.last_error}. "
+        f"Re-arm it with: notifier feed enable {feed.id}"
+    )
+    story = {
+        "id": notice_id,
+        "feed": feed.id,
+        "title": f"Feed disabled: {feed.name}",
+        "link": None,
+        "published": datetime.now(UTC).isoformat(),
+        "summary": summary,
+        "guid": None,
+        "notice": True,
+    }
     r.set(f"story:{notice_id}", json.dumps(story), ex=settings.story_ttl)
     rows = [(notice_id, OPERATOR, ledger.url_hash(u), redact(u)) for u in settings.operator_targets]
     names = store.subscribers_of(r, sorted(r.smembers(f"feed:{feed.id}:topics")))
@@ -43,3 +53,15 @@ def urls_of(r: redis.Redis, subscriber: str, settings: Settings) -> tuple[str, .
         return tuple(settings.operator_targets)
     sub = store.get_subscriber(r, subscriber, missing_ok=True)
     return sub.urls if sub else ()
+
+
+def target_disabled(r: redis.Redis, sub, target: str, reason: str, settings: Settings) -> list[str]:
+    """Tell a subscriber, through their URLs that still work, that one of them stopped working."""
+    notice_id = "n" + hashlib.sha256(f"{sub.name}\0{target}\0{time.time():.0f}".encode()).hexdigest()[:15]
+    story = {"id": notice_id, "feed": None, "title": f"Alerts to {target} stopped", "link": None,
+             "published": datetime.now(UTC).isoformat(), "guid": None, "notice": True,
+             "summary": f"Sending to {target} failed for good ({reason}), so we stopped using it. "
+                        f"Your other channels keep working; add it again once it is fixed."}
+    r.set(f"story:{notice_id}", json.dumps(story), ex=settings.story_ttl)
+    rows = [(notice_id, sub.name, ledger.url_hash(u), redact(u)) for u in sub.active_urls()]
+    return ledger.create(r, rows, ttl=settings.story_ttl, lease_until=time.time())

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
 import redis
 
-from notifier import dedup, ledger, match, notices, store
-from notifier.deliver import DeliveryError, send
+from notifier import dedup, dispatch, fanout, store, websub
 from notifier.fetch import FetchError, FetchLimits, FetchRequest, fetch_many
 from notifier.parse import parse_feed
 from notifier.polling import parse_if_changed, record_error, record_success
-from notifier.redact import redact
 from notifier.schedule import claim_due
 from notifier.settings import Settings
 
@@ -69,6 +65,8 @@ def absorb(r: redis.Redis, feed, result, settings: Settings) -> list[str]:
         return []
     parsed, body_hash = parse_if_changed(feed, result)
     new = claim_parsed(r, feed, parsed, settings, pending_at=now + settings.lease_seconds) if parsed else []
+    if parsed:
+        websub.on_feed_parsed(r, feed, parsed, result.link_header, settings)
     record_success(r, feed, result, settings, now, body_hash, parsed)
     return new
 
@@ -90,101 +88,9 @@ def claim_parsed(r: redis.Redis, feed, parsed, settings: Settings, pending_at: f
     return new
 
 
-@lru_cache(maxsize=4096)
-def compiled(expr: str) -> match.Expr:
-    return match.compile_expression(expr)
-
-
-def matching_topics(r: redis.Redis, story: dict) -> dict[str, list[str]]:
-    """Topic name -> the terms that made it match."""
-    index = match.index_text(match.story_text(story["title"], story.get("summary") or ""))
-    found = {}
-    for topic in store.list_topics(r):
-        expr = compiled(topic.expr)
-        if match.matches(expr, index):
-            found[topic.name] = match.matched_terms(expr, index)
-    return found
-
-
 def fan_out(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[str]:
-    """Match new stories to subscribers and record one pending delivery per URL."""
-    created: list[str] = []
-    for story_id in story_ids:
-        story = dedup.load_story(r, story_id)
-        if story is None:
-            r.zrem("stories:pending", story_id)
-            continue
-        topics = matching_topics(r, story)
-        rows = []
-        for sub in store.get_subscribers(r, sorted(store.subscribers_of(r, list(topics)))):
-            rows += [(story_id, sub.name, ledger.url_hash(u), redact(u)) for u in sub.urls]
-        created += ledger.create(
-            r, rows, ttl=settings.story_ttl, lease_until=time.time() + settings.lease_seconds
-        )
-        record_matches(r, story, topics, settings.story_ttl)
-    return created
-
-
-def record_matches(r: redis.Redis, story: dict, topics: dict[str, list[str]], ttl: int) -> None:
-    """Why the story matched (for `story show`), and which topics each feed feeds (for notices)."""
-    story_id = story["id"]
-    pipe = r.pipeline(transaction=True)
-    if topics:
-        pipe.sadd(f"feed:{story['feed']}:topics", *topics)
-        pipe.hset(f"story:{story_id}:matches", mapping={t: ", ".join(terms) for t, terms in topics.items()})
-        pipe.expire(f"story:{story_id}:matches", ttl)
-    pipe.zrem("stories:pending", story_id)
-    pipe.execute()
+    return fanout.fan_out(r, story_ids, settings)
 
 
 def deliver(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
-    for delivery_id in delivery_ids:
-        deliver_one(r, delivery_id, settings)
-
-
-def deliver_one(r: redis.Redis, delivery_id: str, settings: Settings) -> None:
-    """Send one alert at most once: the compare-and-set in `ledger.begin` decides who sends."""
-    record = ledger.get(r, delivery_id)
-    if record is None:
-        return
-    if record.state == "sending" and record.updated + settings.lease_seconds <= time.time():
-        # the worker that was sending died mid-send: we cannot know if it arrived, and a second
-        # copy is worse than a gap, so we stop here and say so in the ledger
-        ledger.finish(
-            r, delivery_id, "failed", error="interrupted during send; not resent to avoid a duplicate"
-        )
-        return
-    if time.time() - record.created > settings.delivery_max_age:
-        ledger.finish(r, delivery_id, "dropped", error="too old to be worth sending")
-        return
-    if ledger.begin(r, delivery_id, time.time() + settings.lease_seconds) != "go":
-        return
-    outcome(r, record, attempt(r, record, settings), settings)
-
-
-def attempt(r: redis.Redis, record, settings: Settings) -> DeliveryError | None:
-    story = dedup.load_story(r, record.story)
-    urls = notices.urls_of(r, record.subscriber, settings)
-    url = next((u for u in urls if ledger.url_hash(u) == record.url_hash), None)
-    if story is None or url is None:
-        return DeliveryError("the story or the subscriber's URL is gone", permanent=True)
-    try:
-        send(url, story, settings.allow_private_hosts)
-    except DeliveryError as exc:
-        return exc
-    return None
-
-
-def outcome(r: redis.Redis, record, error: DeliveryError | None, settings: Settings) -> None:
-    attempts = record.attempts + 1
-    if error is None:
-        ledger.finish(r, record.id, "sent")
-        log.info("delivery %s sent to %s (%s)", record.id, record.subscriber, record.target)
-        return
-    log.warning("delivery %s to %s failed (attempt %d): %s", record.id, record.target, attempts, error)
-    if error.permanent or attempts >= settings.delivery_max_attempts:
-        ledger.finish(r, record.id, "failed", error=str(error))
-        r.hincrby("failing:urls", f"{record.subscriber} {record.target}", 1)
-        return
-    delay = settings.retry_base_delay * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
-    ledger.finish(r, record.id, "retrying", error=str(error), next_at=time.time() + delay)
+    dispatch.deliver(r, delivery_ids, settings)

@@ -6,7 +6,7 @@ import hashlib
 
 import redis
 
-from notifier import cadence, notices, store
+from notifier import cadence, notices, store, websub
 from notifier.fetch import FetchError, FetchResult
 from notifier.models import Feed
 from notifier.parse import ParsedFeed, parse_feed
@@ -18,8 +18,13 @@ def record_error(r: redis.Redis, feed: Feed, error: FetchError, settings: Settin
     errors = feed.errors + 1
     first = feed.first_error_at or now
     delay, reason = cadence.backoff(max(feed.interval, settings.min_interval), errors, error.retry_after)
-    changes = {"errors": errors, "last_error": str(error), "last_error_kind": error.kind,
-               "first_error_at": first, "interval_reason": reason}
+    changes = {
+        "errors": errors,
+        "last_error": str(error),
+        "last_error_kind": error.kind,
+        "first_error_at": first,
+        "interval_reason": reason,
+    }
     gone = error.status == 410
     if gone or (errors >= settings.disable_after_errors and now - first >= settings.disable_after_seconds):
         why = "410 Gone" if gone else f"{errors} errors in a row since {notices.when(first)}"
@@ -32,11 +37,24 @@ def record_error(r: redis.Redis, feed: Feed, error: FetchError, settings: Settin
     store.schedule_feed(r, feed.id, now + cadence.jittered(delay))
 
 
-def record_success(r: redis.Redis, feed: Feed, result: FetchResult, settings: Settings, now: float,
-                   body_hash: str | None, parsed: ParsedFeed | None = None) -> None:
-    changes = {"last_success": now, "errors": 0, "first_error_at": None, "last_error": None,
-               "last_error_kind": None, "etag": result.etag or feed.etag,
-               "last_modified": result.last_modified or feed.last_modified}
+def record_success(
+    r: redis.Redis,
+    feed: Feed,
+    result: FetchResult,
+    settings: Settings,
+    now: float,
+    body_hash: str | None,
+    parsed: ParsedFeed | None = None,
+) -> None:
+    changes = {
+        "last_success": now,
+        "errors": 0,
+        "first_error_at": None,
+        "last_error": None,
+        "last_error_kind": None,
+        "etag": result.etag or feed.etag,
+        "last_modified": result.last_modified or feed.last_modified,
+    }
     if body_hash:
         changes["body_hash"] = body_hash
     if feed.watched_since is None:
@@ -49,16 +67,22 @@ def record_success(r: redis.Redis, feed: Feed, result: FetchResult, settings: Se
         adaptive_interval, adaptive_reason = observe_publishing(r, feed, parsed, settings, now)
         changes["adaptive_interval"] = adaptive_interval
     interval, reason = cadence.after_success(
-        forced=feed.forced, interval=feed.interval, adaptive_interval=adaptive_interval,
-        adaptive_reason=adaptive_reason, server_wait=cadence.max_age(result.cache_control, result.expires, now),
-        low=settings.min_interval)
+        forced=feed.forced,
+        interval=feed.interval,
+        adaptive_interval=adaptive_interval,
+        adaptive_reason=adaptive_reason,
+        server_wait=cadence.max_age(result.cache_control, result.expires, now),
+        low=settings.min_interval,
+    )
+    interval, reason = websub.safety_net(r, feed, interval, reason, settings, now)
     changes["interval_reason"] = reason
     store.update_feed(r, feed.id, **changes)
     store.schedule_feed(r, feed.id, now + cadence.jittered(interval))
 
 
-def observe_publishing(r: redis.Redis, feed: Feed, parsed: ParsedFeed, settings: Settings,
-                       now: float) -> tuple[float, str]:
+def observe_publishing(
+    r: redis.Redis, feed: Feed, parsed: ParsedFeed, settings: Settings, now: float
+) -> tuple[float, str]:
     """Remember when each story appeared (its date, or when we first saw it) over the last week."""
     key = f"feed:{feed.id}:seen"
     seen: dict[str, float] = {}
@@ -75,8 +99,14 @@ def observe_publishing(r: redis.Redis, feed: Feed, parsed: ParsedFeed, settings:
     pipe.expire(key, cadence.WEEK)
     pipe.zrange(key, 0, -1, withscores=True)
     times = [score for _, score in pipe.execute()[-1]]
-    return cadence.adaptive(times, now, settings.min_interval, max(settings.max_interval, settings.min_interval),
-                            watched_since=feed.watched_since or now, default=feed.interval)
+    return cadence.adaptive(
+        times,
+        now,
+        settings.min_interval,
+        max(settings.max_interval, settings.min_interval),
+        watched_since=feed.watched_since or now,
+        default=feed.interval,
+    )
 
 
 def parse_if_changed(feed: Feed, result: FetchResult) -> tuple[ParsedFeed | None, str | None]:
@@ -86,6 +116,7 @@ def parse_if_changed(feed: Feed, result: FetchResult) -> tuple[ParsedFeed | None
     body_hash = hashlib.sha256(result.body).hexdigest()
     if body_hash == feed.body_hash:
         return None, body_hash
-    parsed = parse_feed(result.body, feed_id=feed.id, url=result.final_url or feed.url,
-                        content_type=result.content_type)
+    parsed = parse_feed(
+        result.body, feed_id=feed.id, url=result.final_url or feed.url, content_type=result.content_type
+    )
     return parsed, body_hash

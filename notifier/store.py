@@ -30,14 +30,22 @@ def feed_id_for(url: str) -> str:
 # --- feeds -------------------------------------------------------------------------------------
 
 
-def add_feed(r: redis.Redis, url: str, name: str, interval: int, now: float | None = None,
-             forced: bool = False) -> Feed:
+def add_feed(
+    r: redis.Redis, url: str, name: str, interval: int, now: float | None = None, forced: bool = False
+) -> Feed:
     """Add a feed (idempotent: the same URL gives the same id) and make it due at once."""
     existing = r.hget("feeds:byurl", url)
     if existing:
         return get_feed(r, existing)
-    feed = Feed(id=feed_id_for(url), url=url, name=name, interval=interval, next_poll=now or time.time(),
-                forced=forced, interval_reason="forced by operator" if forced else "default")
+    feed = Feed(
+        id=feed_id_for(url),
+        url=url,
+        name=name,
+        interval=interval,
+        next_poll=now or time.time(),
+        forced=forced,
+        interval_reason="forced by operator" if forced else "default",
+    )
     pipe = r.pipeline(transaction=True)
     pipe.hset(f"feed:{feed.id}", mapping=_encode(dataclasses.asdict(feed)))
     pipe.sadd("feeds", feed.id)
@@ -130,7 +138,7 @@ def add_subscriber(r: redis.Redis, sub: Subscriber) -> None:
     pipe = r.pipeline(transaction=True)
     for topic in old.topics if old else ():
         pipe.srem(f"topic:{topic}:subs", sub.name)
-    pipe.hset("subscribers", sub.name, json.dumps({"urls": list(sub.urls), "topics": list(sub.topics)}))
+    pipe.hset("subscribers", sub.name, json.dumps(dataclasses.asdict(sub) | {"name": None}))
     for topic in sub.topics:
         pipe.sadd(f"topic:{topic}:subs", sub.name)
     pipe.execute()
@@ -161,6 +169,21 @@ def subscribers_of(r: redis.Redis, topic_names: list[str]) -> set[str]:
     return set(r.sunion([f"topic:{name}:subs" for name in topic_names]))
 
 
+SUBSCRIBER_FIELDS = {f.name for f in dataclasses.fields(Subscriber)} - {"name"}
+
+
 def _subscriber(name: str, raw: str) -> Subscriber:
-    data = json.loads(raw)
-    return Subscriber(name=name, urls=tuple(data["urls"]), topics=tuple(data["topics"]))
+    data = {k: v for k, v in json.loads(raw).items() if k in SUBSCRIBER_FIELDS}
+    for key in ("urls", "topics", "disabled"):
+        data[key] = tuple(data.get(key) or ())
+    return Subscriber(name=name, **data)
+
+
+def disable_url(r: redis.Redis, name: str, uhash: str) -> Subscriber | None:
+    """Stop sending to one URL of a subscriber (it failed for good); the others keep working."""
+    sub = get_subscriber(r, name, missing_ok=True)
+    if sub is None or uhash in sub.disabled:
+        return None
+    updated = dataclasses.replace(sub, disabled=(*sub.disabled, uhash))
+    add_subscriber(r, updated)
+    return updated

@@ -73,15 +73,20 @@ def topics(rows, as_json: bool) -> None:
     table("topics", ["name", "match", "urgent"], [[t.name, t.expr, t.urgent] for t in rows])
 
 
+def subscriber_json(s) -> dict:
+    return {"name": s.name, "notify": [redact(u) for u in s.active_urls()],
+            "disabled": [redact(u) for u in s.urls if u not in s.active_urls()], "topics": list(s.topics),
+            "quiet": s.quiet, "tz": s.tz, "digest": s.digest, "urgent_passes": s.urgent_passes}
+
+
 def subscribers(rows, as_json: bool) -> None:
-    data = [{"name": s.name, "notify": [redact(u) for u in s.urls], "topics": list(s.topics)} for s in rows]
+    data = [subscriber_json(s) for s in rows]
     if as_json:
         return emit_json(data)
-    table(
-        "subscribers",
-        ["name", "notify", "topics"],
-        [[d["name"], " ".join(d["notify"]), " ".join(d["topics"])] for d in data],
-    )
+    table("subscribers", ["name", "notify", "topics", "quiet", "digest", "disabled"],
+          [[d["name"], " ".join(d["notify"]), " ".join(d["topics"]),
+            f"{d['quiet']} {d['tz']}" if d["quiet"] else None, d["digest"], " ".join(d["disabled"]) or None]
+           for d in data])
 
 
 def deliveries(rows, as_json: bool) -> None:

@@ -25,21 +25,30 @@ def test_a_feed_publishing_hourly_is_polled_about_every_half_hour():
     assert 1700 <= interval <= 1900
 
 
-@pytest.mark.parametrize("cache_control, expires, expected", [
-    ("public, max-age=600", None, 600),
-    ("max-age=\"120\"", None, 120),
-    ("no-cache", None, None),
-    (None, formatdate(NOW + 900, usegmt=True), 900),
-    (None, "not a date", None),
-    ("max-age=99999999", None, cadence.CACHE_CAP),
-])
+@pytest.mark.parametrize(
+    "cache_control, expires, expected",
+    [
+        ("public, max-age=600", None, 600),
+        ('max-age="120"', None, 120),
+        ("no-cache", None, None),
+        (None, formatdate(NOW + 900, usegmt=True), 900),
+        (None, "not a date", None),
+        ("max-age=99999999", None, cadence.CACHE_CAP),
+    ],
+)
 def test_it_reads_how_long_the_server_asks_us_to_wait(cache_control, expires, expected):
     value = cadence.max_age(cache_control, expires, NOW)
     assert value == (pytest.approx(expected, abs=1) if expected is not None else None)
 
 
 def test_a_server_asking_for_more_than_the_adaptive_interval_wins_unless_forced():
-    kwargs = {"interval": 60, "adaptive_interval": 60, "adaptive_reason": "adaptive", "server_wait": 600, "low": 60}
+    kwargs = {
+        "interval": 60,
+        "adaptive_interval": 60,
+        "adaptive_reason": "adaptive",
+        "server_wait": 600,
+        "low": 60,
+    }
     assert cadence.after_success(forced=False, **kwargs) == (600, "server asks max-age 600 s")
     assert cadence.after_success(forced=True, **kwargs) == (60, "forced by operator")
 
@@ -57,4 +66,6 @@ def test_jitter_stays_within_five_percent():
 
 def test_a_newly_watched_feed_with_too_few_stories_keeps_its_default():
     assert cadence.adaptive([], NOW, 60, 3600, watched_since=NOW - 3600, default=300) == (
-        300, "default until publishing is observed")
+        300,
+        "default until publishing is observed",
+    )

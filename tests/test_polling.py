@@ -76,7 +76,9 @@ def test_a_permanent_redirect_updates_the_stored_url(env, r, server):
     assert store.find_feed(r, server.url("/f.xml")).id == feed.id
 
 
-def test_410_gone_disables_the_feed_and_tells_the_operator_and_its_subscribers_once(env, r, server, monkeypatch):
+def test_410_gone_disables_the_feed_and_tells_the_operator_and_its_subscribers_once(
+    env, r, server, monkeypatch
+):
     monkeypatch.setenv("NOTIFIER_OPERATOR_URLS", "json://127.0.0.1:9/ops")
     get_settings.cache_clear()
     feed = add(r, server)
@@ -105,12 +107,17 @@ def test_a_feed_failing_long_enough_is_disabled_and_enable_rearms_it(env, r, ser
     assert not store.get_feed(r, feed.id).enabled
 
 
-@pytest.mark.parametrize("kind, opts, error_kind", [
-    ("gzip_bomb", {}, "too_large"),
-    ("huge", {"size": 20 * 1024 * 1024}, "too_large"),
-    ("drip", {"interval": 0.5}, "timeout"),
-])
-def test_hostile_servers_are_cut_off_and_recorded_as_errors(env, r, server, monkeypatch, kind, opts, error_kind):
+@pytest.mark.parametrize(
+    "kind, opts, error_kind",
+    [
+        ("gzip_bomb", {}, "too_large"),
+        ("huge", {"size": 20 * 1024 * 1024}, "too_large"),
+        ("drip", {"interval": 0.5}, "timeout"),
+    ],
+)
+def test_hostile_servers_are_cut_off_and_recorded_as_errors(
+    env, r, server, monkeypatch, kind, opts, error_kind
+):
     monkeypatch.setenv("NOTIFIER_FETCH_TOTAL_TIMEOUT", "2")
     monkeypatch.setenv("NOTIFIER_FETCH_READ_TIMEOUT", "1")
     get_settings.cache_clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from notifier import pipeline
+from notifier import pipeline, websub
 from notifier.db import connect, redis_url
 from notifier.schedule import chunks
 from notifier.settings import get_settings
@@ -28,6 +28,14 @@ def tick() -> None:
         fan_out.delay(due.stories)
     for batch in chunks(due.deliveries, DELIVER_BATCH):
         deliver.delay(batch)
+    renewals = websub.claim_renewals(redis())
+    if renewals:
+        renew_websub.delay(renewals)
+
+
+@app.task(ignore_result=True)
+def renew_websub(feed_ids: list[str]) -> None:
+    websub.renew(redis(), feed_ids, get_settings())
 
 
 @app.task(ignore_result=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from notifier.api import health
+from notifier.api import health, websub
 
 app = FastAPI(title="notifier", docs_url=None, redoc_url=None)
 app.include_router(health.router)
+app.include_router(websub.router)

@@ -1,0 +1,51 @@
+"""The WebSub callback: a hub verifies our intent with a GET and delivers content with a POST."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from notifier import websub
+from notifier.api.deps import get_redis
+from notifier.settings import get_settings
+
+router = APIRouter()
+
+
+@router.get("/websub/{feed_id}")
+def verify(feed_id: str, request: Request) -> Response:
+    challenge = websub.verify_intent(get_redis(), feed_id, dict(request.query_params))
+    if challenge is None:
+        return PlainTextResponse("no such subscription request", status_code=404)
+    return PlainTextResponse(challenge)
+
+
+@router.post("/websub/{feed_id}")
+async def push(feed_id: str, request: Request) -> Response:
+    """202 for every push to a subscription we hold, processed or not (WebSub §8): a hub learns
+    nothing from our answer about whether its signature was right."""
+    settings, r = get_settings(), get_redis()
+    if not await run_in_threadpool(r.exists, websub.key(feed_id)):
+        return PlainTextResponse("no such subscription", status_code=404)
+    body = await read_capped(request, settings.fetch_max_bytes)
+    if body is None:
+        return PlainTextResponse(f"body over {settings.fetch_max_bytes} bytes", status_code=413)
+    signature, content_type = request.headers.get("X-Hub-Signature"), request.headers.get("Content-Type")
+    # parsing a large feed takes a while: off the event loop
+    await run_in_threadpool(websub.accept_push, r, feed_id, body, signature, content_type, settings)
+    return Response(status_code=202)
+
+
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None as soon as it passes `limit` bytes (declared or sent)."""
+    declared = request.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

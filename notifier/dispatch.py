@@ -1,0 +1,123 @@
+"""Sending what the ledger says is due: one alert, or every held alert of one URL as a digest.
+
+Each send is at most once: a compare-and-set in the ledger decides who sends. A failure retries
+only that URL, with exponential backoff and jitter, until the alert is too old to be worth it;
+a permanent failure disables the URL and tells the subscriber through their other URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+import redis
+
+from notifier import dedup, ledger, notices, store
+from notifier.deliver import DeliveryError, send, send_digest
+from notifier.models import Delivery
+from notifier.settings import Settings
+
+log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted during send; not resent to avoid a duplicate"
+
+
+def deliver(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
+    for delivery_id in delivery_ids:
+        deliver_one(r, delivery_id, settings)
+
+
+def deliver_one(r: redis.Redis, delivery_id: str, settings: Settings) -> None:
+    record = ledger.get(r, delivery_id)
+    now = time.time()
+    if record is None or record.state in ("sent", "failed", "dropped"):
+        r.zrem("deliveries:due", delivery_id)
+        return
+    if record.state == "held":
+        return release_held(r, record, settings)
+    if record.state == "sending":
+        if record.updated + settings.lease_seconds <= now:
+            # the worker that was sending died mid-send: we cannot know if it arrived, and a
+            # second copy is worse than a gap, so we stop and say so in the ledger
+            ledger.finish(r, delivery_id, "failed", error=INTERRUPTED)
+        return
+    if now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
+        ledger.finish(r, delivery_id, "dropped", error="too old to be worth sending")
+        r.hincrby("deliveries:count", "dropped_stale", 1)
+        return
+    if ledger.begin(r, delivery_id, now + settings.lease_seconds) != "go":
+        return
+    url, stories = target_and_stories(r, record, [record.story], settings)
+    error = attempt(lambda: send(url, stories[0], settings.allow_private_hosts), url, stories)
+    outcome(r, [record], error, settings)
+
+
+def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
+    """Send every held alert of this URL that is due, as one message."""
+    now = time.time()
+    held_key = f"held:{record.subscriber}:{record.url_hash}"
+    candidates = ledger.get_many(r, sorted(r.smembers(held_key)))
+    due = [d.id for d in candidates if d.state == "held" and (d.next_at or 0) <= now + 1]
+    taken = ledger.begin_held(r, due, now + settings.lease_seconds)
+    if not taken:
+        return
+    records = [d for d in candidates if d.id in set(taken)]
+    url, stories = target_and_stories(r, record, [d.story for d in records], settings)
+    if len(stories) == 1:
+        error = attempt(lambda: send(url, stories[0], settings.allow_private_hosts), url, stories)
+    else:
+        error = attempt(lambda: send_digest(url, stories, settings.allow_private_hosts), url, stories)
+    outcome(r, records, error, settings, held_key=held_key)
+
+
+def target_and_stories(r: redis.Redis, record: Delivery, story_ids: list[str], settings: Settings):
+    urls = notices.urls_of(r, record.subscriber, settings)
+    url = next((u for u in urls if ledger.url_hash(u) == record.url_hash), None)
+    stories = [s for s in (dedup.load_story(r, sid) for sid in story_ids) if s]
+    return url, stories
+
+
+def attempt(send_it, url: str | None, stories: list[dict]) -> DeliveryError | None:
+    if url is None or not stories:
+        return DeliveryError("the story or the subscriber's URL is gone", permanent=True)
+    try:
+        send_it()
+    except DeliveryError as exc:
+        return exc
+    return None
+
+
+def outcome(r: redis.Redis, records: list[Delivery], error: DeliveryError | None, settings: Settings,
+            held_key: str | None = None) -> None:
+    first = records[0]
+    attempts = first.attempts + 1
+    if error is None:
+        for record in records:
+            ledger.finish(r, record.id, "sent")
+        if held_key:
+            r.srem(held_key, *[d.id for d in records])
+        log.info("sent %d alert(s) to %s (%s)", len(records), first.subscriber, first.target)
+        return
+    log.warning("send to %s failed (attempt %d): %s", first.target, attempts, error)
+    if error.permanent or attempts >= settings.delivery_max_attempts:
+        for record in records:
+            ledger.finish(r, record.id, "failed", error=str(error))
+        if held_key:
+            r.srem(held_key, *[d.id for d in records])
+        r.hincrby("failing:urls", f"{first.subscriber} {first.target}", 1)
+        if error.permanent:
+            disable_target(r, first, str(error), settings)
+        return
+    delay = settings.retry_base_delay * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
+    state = "held" if held_key else "retrying"  # a digest that failed stays a digest
+    for record in records:
+        ledger.finish(r, record.id, state, error=str(error), next_at=time.time() + delay)
+
+
+def disable_target(r: redis.Redis, record: Delivery, reason: str, settings: Settings) -> None:
+    """A URL that can never work (404/410 webhook, bad token) stops getting alerts; its owner hears."""
+    if record.subscriber == notices.OPERATOR:
+        return
+    sub = store.disable_url(r, record.subscriber, record.url_hash)
+    if sub is not None:
+        notices.target_disabled(r, sub, record.target, reason, settings)

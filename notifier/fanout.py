@@ -1,0 +1,80 @@
+"""From a new story to ledger rows: which topics it matches, who follows them, and for each
+notification URL whether the alert goes now or is held (quiet hours, digests)."""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import redis
+
+from notifier import dedup, ledger, match, quiet, store
+from notifier.models import Subscriber, Topic
+from notifier.redact import redact
+from notifier.settings import Settings
+
+CREATE_CHUNK = 2000  # rows per Lua call: big enough to be cheap, small enough not to stall Redis
+
+
+@lru_cache(maxsize=4096)
+def compiled(expr: str) -> match.Expr:
+    return match.compile_expression(expr)
+
+
+def matching_topics(topics: list[Topic], story: dict) -> dict[str, list[str]]:
+    """Topic name -> the terms that made it match."""
+    index = match.index_text(match.story_text(story["title"], story.get("summary") or ""))
+    found = {}
+    for topic in topics:
+        expr = compiled(topic.expr)
+        if match.matches(expr, index):
+            found[topic.name] = match.matched_terms(expr, index)
+    return found
+
+
+def release_for(sub: Subscriber, urgent_topics: set[str], now: float) -> float | None:
+    if not sub.quiet and not sub.digest:
+        return None
+    urgent = bool(urgent_topics.intersection(sub.topics))
+    return quiet.release_time(now, quiet=sub.quiet, tz=sub.tz, digest=sub.digest, digest_at=sub.digest_at,
+                              urgent=urgent, urgent_passes=sub.urgent_passes)
+
+
+def rows_for(story_id: str, subs: list[Subscriber], urgent_topics: set[str], now: float) -> list[tuple]:
+    rows = []
+    for sub in subs:
+        held_until = release_for(sub, urgent_topics, now)
+        rows += [(story_id, sub.name, ledger.url_hash(u), redact(u), held_until) for u in sub.active_urls()]
+    return rows
+
+
+def fan_out(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[str]:
+    """Match new stories to subscribers and record one delivery per URL; return those due now."""
+    created: list[str] = []
+    topics = store.list_topics(r)
+    urgent = {t.name for t in topics if t.urgent}
+    for story_id in story_ids:
+        story = dedup.load_story(r, story_id)
+        if story is None:
+            r.zrem("stories:pending", story_id)
+            continue
+        matched = matching_topics(topics, story)
+        subs = store.get_subscribers(r, sorted(store.subscribers_of(r, list(matched))))
+        rows = rows_for(story_id, subs, urgent.intersection(matched), time.time())
+        for start in range(0, len(rows), CREATE_CHUNK):
+            created += ledger.create(r, rows[start:start + CREATE_CHUNK], ttl=settings.story_ttl,
+                                     lease_until=time.time() + settings.lease_seconds)
+        record_matches(r, story, matched, settings.story_ttl)
+    return created
+
+
+def record_matches(r: redis.Redis, story: dict, topics: dict[str, list[str]], ttl: int) -> None:
+    """Why the story matched (for `story show`), and which topics each feed feeds (for notices)."""
+    story_id = story["id"]
+    pipe = r.pipeline(transaction=True)
+    if topics:
+        pipe.sadd(f"feed:{story['feed']}:topics", *topics)
+        pipe.hset(f"story:{story_id}:matches", mapping={t: ", ".join(terms) for t, terms in topics.items()})
+        pipe.expire(f"story:{story_id}:matches", ttl)
+    pipe.zrem("stories:pending", story_id)
+    pipe.execute()

@@ -1,0 +1,117 @@
+"""Delivery rules with real Redis, real Apprise and real HTTP sinks, driven tick by tick."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from notifier import dedup, ledger, pipeline, store
+from notifier.models import Subscriber, Topic
+from notifier.parse import parse_feed
+from notifier.settings import get_settings
+from tests.feeds import Item, rss
+from tests.sinks import HttpSink
+
+
+@pytest.fixture
+def sink():
+    with HttpSink() as hooks:
+        yield hooks
+
+
+def publish(r, *titles: str) -> list[str]:
+    items = [Item(t, f"https://n.example/{i}-{abs(hash(t))}", guid=t) for i, t in enumerate(titles)]
+    stories = parse_feed(rss(items), feed_id="feed1", url="https://n.example/feed").stories
+    return dedup.claim_stories(r, "feed1", stories, story_ttl=3600, title_ttl=600, pending_at=0)
+
+
+def run_ticks(r, rounds: int = 1) -> None:
+    settings = get_settings()
+    for _ in range(rounds):
+        due = pipeline.tick(r, settings)
+        pipeline.deliver(r, pipeline.fan_out(r, due.stories, settings), settings)
+        pipeline.deliver(r, due.deliveries, settings)
+
+
+def make_due_now(r) -> None:
+    for did in r.zrange("deliveries:due", 0, -1):
+        r.zadd("deliveries:due", {did: time.time() - 1})
+        r.hset(f"delivery:{did}", "next_at", time.time() - 1)
+
+
+def quiet_now() -> str:
+    now = datetime.now(UTC)
+    return f"{(now - timedelta(hours=1)):%H:%M}-{(now + timedelta(hours=1)):%H:%M}"
+
+
+def test_alerts_in_quiet_hours_are_held_then_sent_as_one_digest(env, r, sink):
+    store.add_topic(r, Topic("storms", "storm"))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/ann"),), ("storms",), quiet=quiet_now(), tz="UTC"))
+    publish(r, "Storm hits the north coast tonight", "Second storm expected on Friday morning")
+    run_ticks(r)
+    assert sink.requests == []
+    assert {d.state for d in ledger.recent(r)} == {"held"}
+    make_due_now(r)
+    run_ticks(r)
+    [digest] = sink.json_bodies("/ann")
+    assert "2 new stories" in digest["title"]
+    assert "Storm hits the north coast" in digest["message"] and "Second storm" in digest["message"]
+    assert {d.state for d in ledger.recent(r)} == {"sent"}
+
+
+def test_an_urgent_topic_passes_quiet_hours_only_for_subscribers_who_allow_it(env, r, sink):
+    store.add_topic(r, Topic("quakes", "earthquake", urgent=True))
+    store.add_subscriber(r, Subscriber("eager", (sink.url("/eager"),), ("quakes",), quiet=quiet_now(),
+                                       urgent_passes=True))
+    store.add_subscriber(r, Subscriber("sleepy", (sink.url("/sleepy"),), ("quakes",), quiet=quiet_now()))
+    publish(r, "Strong earthquake shakes the capital city")
+    run_ticks(r)
+    assert len(sink.json_bodies("/eager")) == 1 and sink.json_bodies("/sleepy") == []
+
+
+def test_a_failing_url_is_retried_alone_with_backoff_until_it_works(env, r, sink):
+    store.add_topic(r, Topic("storms", "storm"))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/flaky"), sink.url("/fine")), ("storms",)))
+    sink.responses.append((500, {}))  # the first request, to whichever URL comes first, fails
+    publish(r, "Storm hits the north coast tonight")
+    run_ticks(r)
+    assert sorted(d.state for d in ledger.recent(r)) == ["retrying", "sent"]
+    make_due_now(r)
+    run_ticks(r)
+    rows = ledger.recent(r)
+    assert {d.state for d in rows} == {"sent"} and max(d.attempts for d in rows) == 2
+    assert len(sink.requests) == 3  # one failure, then one success per URL: nothing sent twice
+
+
+def test_a_gone_webhook_is_disabled_and_its_owner_told_through_their_other_url(env, r, sink):
+    store.add_topic(r, Topic("storms", "storm"))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/gone"),), ("storms",)))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/gone"), sink.url("/other")), ("storms",)))
+    sink.responses.append((404, {}))
+    publish(r, "Storm hits the north coast tonight")
+    run_ticks(r, rounds=2)
+    assert store.get_subscriber(r, "ann").active_urls() == (sink.url("/other"),)
+    other = [b["title"] for b in sink.json_bodies("/other")]
+    assert "Storm hits the north coast tonight" in other
+    assert any(t.startswith("Alerts to json://127.0.0.1 stopped") for t in other)
+    publish(r, "Another storm on the way for the weekend")
+    run_ticks(r)
+    assert len(sink.json_bodies("/gone")) == 1  # the disabled URL got nothing more
+
+
+def test_an_alert_older_than_the_maximum_age_is_dropped_not_sent_late(env, r, sink, monkeypatch):
+    monkeypatch.setenv("NOTIFIER_DELIVERY_MAX_AGE", "60")
+    get_settings.cache_clear()
+    store.add_topic(r, Topic("storms", "storm"))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/ann"),), ("storms",)))
+    sink.responses.append((500, {}))
+    publish(r, "Storm hits the north coast tonight")
+    run_ticks(r)
+    [row] = ledger.recent(r)
+    r.hset(f"delivery:{row.id}", mapping={"created": time.time() - 3600, "next_at": time.time() - 3600})
+    make_due_now(r)
+    r.hset(f"delivery:{row.id}", "next_at", time.time() - 3600)
+    run_ticks(r)
+    assert ledger.get(r, row.id).state == "dropped" and len(sink.requests) == 1

@@ -21,11 +21,16 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import subprocess
 import sys
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
+from pathlib import Path
 from xml.sax.saxutils import escape
+
+from notifier.embedded import free_port
 
 ITEMS = 50
 SIZE = (30_000, 60_000)
@@ -233,6 +238,52 @@ async def serve(count: int, seed: int, port: int, hosts: list[str]) -> None:
     print("ready", flush=True)
     async with listening:
         await listening.serve_forever()
+
+
+class FeedServer:
+    """`serve` in its own process, so it has its own core and GIL; a context manager.
+
+    Feeds are spread over `hosts` loopback addresses (127.0.0.1, .2, ...): real feeds live on many
+    sites, and the service's per-host limit (NOTIFIER_FETCH_PER_HOST) must not be what we measure."""
+
+    def __init__(self, count: int, seed: int = 7, hosts: int = 50) -> None:
+        self.count, self.seed = count, seed
+        self.hosts = [f"127.0.0.{k}" for k in range(1, hosts + 1)]
+        self.port, self.process = free_port(), None
+
+    def __enter__(self) -> FeedServer:
+        command = [sys.executable, "-m", "benchmarks.feedgen", "serve", str(self.count), str(self.seed)]
+        command += [str(self.port), *self.hosts]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent)
+        if self.process.stdout.readline().strip() != b"ready":
+            self.__exit__()
+            raise RuntimeError("the feed server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def url(self, i: int) -> str:
+        return f"http://{self.hosts[i % len(self.hosts)]}:{self.port}/feeds/{i}.xml"
+
+    def stats(self) -> dict[str, int]:
+        return self._control("/_stats")
+
+    def change(self, n: int) -> dict[str, int]:
+        """Give `n` feeds chosen at random (seeded) a new story at the top."""
+        return self._control(f"/_change?n={n}")
+
+    def reset(self) -> dict[str, int]:
+        return self._control("/_reset")
+
+    def _control(self, path: str) -> dict[str, int]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as response:
+            return json.loads(response.read())
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import apprise
 
 from notifier import netguard
-from notifier.redact import looks_like_host, redact, redact_text
+from notifier.redact import looks_like_host, redact, redact_text, remember_secrets
 
 # Schemes whose host is where Apprise really connects, so the address guard applies to it.
 # Other services (tgram, slack, discord...) reach fixed public APIs and keep tokens in the host.
@@ -107,6 +107,7 @@ def target_hosts(url: str, plugin) -> list[tuple[str, int]]:
 
 def check_target(url: str, allow_private: bool) -> None:
     """Refuse a URL Apprise cannot use or that points at an internal address."""
+    remember_secrets(url)  # from here on, any log line holding a piece of it is masked
     plugin = load_plugin(url)
     for host, port in target_hosts(url, plugin):
         try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from urllib.parse import urlsplit
+import threading
+from collections import OrderedDict
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 # Our own fixed pattern (never user input): anything that looks like scheme://rest-of-token.
 URL_PATTERN = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,15})://[^\s'\"<>]+")
@@ -33,8 +35,46 @@ def redact(url: str) -> str:
     return f"{scheme}://{host}" if host and looks_like_host(host) else f"{scheme}://***"
 
 
+# Libraries log pieces of a URL in their own shapes (urllib3: "url: /bot<TOKEN>/sendMessage"), so
+# besides rewriting whatever looks like a URL we also mask the secret parts of every notification
+# URL this process has handled. Bounded: the recent ones are the ones that get logged.
+_SECRETS: OrderedDict[str, None] = OrderedDict()
+_SECRETS_LOCK = threading.Lock()
+MAX_SECRETS = 4096
+MIN_SECRET = 5  # shorter pieces ("to", "yes", port numbers) would mask ordinary words
+
+
+def secret_parts(url: str) -> set[str]:
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        return set()
+    pieces = {parts.username or "", parts.password or ""}
+    pieces |= {unquote(p) for p in parts.path.split("/")}
+    pieces |= {unquote(v) for _, v in parse_qsl(parts.query)}
+    if host and not looks_like_host(host):
+        pieces.add(parts.netloc.rsplit("@", 1)[-1])
+        pieces.add(host)
+    return {p for p in pieces if len(p) >= MIN_SECRET and "@" not in p and not looks_like_host(p)}
+
+
+def remember_secrets(url: str) -> None:
+    with _SECRETS_LOCK:
+        for piece in secret_parts(url):
+            _SECRETS[piece] = None
+            _SECRETS.move_to_end(piece)
+        while len(_SECRETS) > MAX_SECRETS:
+            _SECRETS.popitem(last=False)
+
+
 def redact_text(text: str) -> str:
-    return URL_PATTERN.sub(lambda m: redact(m.group(0)), text)
+    text = URL_PATTERN.sub(lambda m: redact(m.group(0)), text)
+    with _SECRETS_LOCK:
+        known = [p for p in _SECRETS if p in text]
+    for piece in sorted(known, key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return text
 
 
 class RedactingFilter(logging.Filter):
@@ -42,8 +82,9 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "://" in message:
-            record.msg, record.args = redact_text(message), None
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 

@@ -127,7 +127,7 @@ def test_buckets_and_blocks_expire_so_idle_destinations_cost_nothing(r):
         ("ntfy://alerts", "rl:ntfy:host:ntfy.sh", Rate(0.2, 60)),
         ("https://ntfy.sh/alerts", "rl:ntfy:host:ntfy.sh", Rate(0.2, 60)),
         ("mailto://user:secretpass@gmail.com", "rl:mailto:host:smtp.gmail.com", Rate(10.0, 20)),
-        ("mailtos://u:secretpass@example.com?smtp=mx.example.com", "rl:mailto:host:mx.example.com", Rate(10.0, 20)),
+        ("mailtos://u:pw@example.com?smtp=mx.example.com", "rl:mailto:host:mx.example.com", Rate(10.0, 20)),
         ("json://hooks.example.com/x", "rl:webhook:host:hooks.example.com", Rate(50.0, 100)),
         ("forms://hooks.example.com/x", "rl:webhook:host:hooks.example.com", Rate(50.0, 100)),
         ("gotify://gotify.example.com/apptoken", "rl:gotifys:host:gotify.example.com", Rate(5.0, 10)),

@@ -32,3 +32,12 @@ def test_the_log_filter_rewrites_records_with_arguments():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "sending to %s", ("tgram://1:TOKEN/2",), None)
     RedactingFilter().filter(record)
     assert "TOKEN" not in record.getMessage()
+
+
+def test_pieces_of_a_handled_url_are_masked_in_whatever_shape_a_library_logs_them():
+    from notifier.redact import remember_secrets
+
+    remember_secrets("tgram://987654321:AAHsecretBotToken/55555")
+    line = "Max retries exceeded with url: /bot987654321:AAHsecretBotToken/sendMessage"
+    assert "AAHsecretBotToken" not in redact_text(line)
+    assert "127.0.0.1" in redact_text("connecting to 127.0.0.1")  # hosts stay readable

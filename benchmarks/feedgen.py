@@ -170,8 +170,8 @@ class _Server:
         self.etags = [b'"v0"'] * feeds.count
 
     def answer(self, path: bytes, if_none_match: bytes | None) -> bytes:
-        if path.startswith(b"/feeds/"):
-            i = int(path[7:].partition(b".")[0])
+        i = int(path[7:].partition(b".")[0]) if path.startswith(b"/feeds/") else -1
+        if 0 <= i < self.feeds.count:
             etag = self.etags[i]
             if if_none_match == etag:
                 self.counts["304"] += 1

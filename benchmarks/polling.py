@@ -125,9 +125,12 @@ async def _lanes(lanes: list, get) -> int:
 
 def measured(feeds: FeedServer, work) -> dict:
     """Requests per second, per CPU-second of this process, and how busy the feed server was."""
-    wall, cpu, server = time.perf_counter(), time.process_time(), tree_cpu(feeds.pid)
+    answered, server = feeds.stats()["304"], tree_cpu(feeds.pid)
+    wall, cpu = time.perf_counter(), time.process_time()
     done = work()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if feeds.stats()["304"] - answered != done:  # an error a client returned instead of raising
+        raise RuntimeError(f"{done} requests counted, {feeds.stats()['304'] - answered} answered 304")
     return {"per_s": done / wall, "per_cpu_s": done / cpu, "server_cores": (tree_cpu(feeds.pid) - server) / wall}
 
 
@@ -176,14 +179,14 @@ def fetch_alone(feeds: FeedServer, etags: list[str]) -> dict:
     return {"fetch_many_304": measured(feeds, work)}
 
 
-def poll_feeds_alone(feeds: FeedServer, url: str, count: int = 500) -> dict:
+def poll_feeds_alone(feeds: FeedServer, url: str) -> dict:
     """pipeline.poll_feeds (fetch + Redis, no Celery) on feeds whose last poll stored an ETag."""
     r = connect(url.rsplit("/", 1)[0] + "/1")  # a database of its own: the service uses 0
     settings = Settings(redis_url=url, allow_private_hosts=True, min_interval=1)
-    ids = [store.add_feed(r, feeds.url(i), f"feed {i}", 1).id for i in range(count)]
-    for i, feed_id in enumerate(ids):
+    ids = [store.add_feed(r, feeds.url(i), f"feed {i}", 1).id for i in range(min(N, 500))]
+    for feed_id in ids:
         store.update_feed(r, feed_id, etag='"v0"', baseline_done=True, last_success=time.time())
-    batches = [ids[k : k + 50] for k in range(0, count, 50)]
+    batches = [ids[k : k + 50] for k in range(0, len(ids), 50)]
 
     def work() -> int:
         done, deadline = 0, time.monotonic() + SLICE

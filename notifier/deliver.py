@@ -6,14 +6,14 @@ seconds (LIMITS.md), and a fresh object keeps one subscriber's URL from slowing 
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import apprise
 
 from notifier import netguard
 from notifier.redact import looks_like_host, redact, redact_text, remember_secrets
+from notifier.render import Rendered, render_for
+from notifier.settings import get_settings
 
 # Schemes whose host is where Apprise really connects, so the address guard applies to it.
 # Other services (tgram, slack, discord...) reach fixed public APIs and keep tokens in the host.
@@ -59,28 +59,9 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
-@dataclass(frozen=True)
-class Message:
-    title: str
-    body: str
-    body_format: str  # apprise.NotifyFormat value
-
-
-def render(story: dict, plugin_formats: tuple[str, ...]) -> Message:
-    """HTML where the channel takes it (e-mail gets HTML plus a plain-text part), else text."""
-    title = " ".join(story["title"].split()) or "(untitled)"
-    link = story.get("link") or ""
-    if urlsplit(link).scheme not in ("http", "https"):
-        link = ""
-    summary = story.get("summary") or ""
-    if plugin_formats and plugin_formats[0] == apprise.NotifyFormat.HTML:
-        parts = [f"<p>{html.escape(summary)}</p>"] if summary else []
-        if link:
-            href = html.escape(link, quote=True)
-            parts.append(f'<p><a href="{href}">{href}</a></p>')
-        return Message(title, "\n".join(parts) or html.escape(title), apprise.NotifyFormat.HTML)
-    body = "\n\n".join(p for p in (summary, link) if p) or title
-    return Message(title, body, apprise.NotifyFormat.TEXT)
+def render(url: str, story: dict) -> Rendered:
+    """The story made right for this URL's channel (notifier.render), without topics or links."""
+    return render_for(url, story, [], get_settings())
 
 
 def load_plugin(url: str):
@@ -116,11 +97,14 @@ def check_target(url: str, allow_private: bool) -> None:
             raise DeliveryError(f"{redact(url)}: {redact_text(str(exc))}", permanent=True) from None
 
 
-def send(url: str, story: dict, allow_private: bool) -> None:
-    """Send one alert to one URL, or raise DeliveryError with a reason free of secrets."""
+def send(url: str, story: dict, allow_private: bool, rendered: Rendered | None = None) -> None:
+    """Send one alert to one URL, or raise DeliveryError with a reason free of secrets.
+
+    `rendered` (notifier.render.render_delivery) adds the matched topics and unsubscribe link.
+    """
     check_target(url, allow_private)
-    plugin = load_plugin(url)
-    message = render(story, plugin_formats(plugin))
+    message = rendered or render(url, story)
+    plugin = load_plugin(message.url_for_apprise)  # the same URL, plus channel parameters
     sender = apprise.Apprise()
     sender.add(plugin)
     with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:

@@ -13,7 +13,7 @@ import time
 
 import redis
 
-from notifier import dedup, ledger, notices, store
+from notifier import dedup, httpwatch, ledger, notices, ratelimit, store
 from notifier.deliver import DeliveryError, send, send_digest
 from notifier.models import Delivery
 from notifier.settings import Settings
@@ -45,11 +45,13 @@ def deliver_one(r: redis.Redis, delivery_id: str, settings: Settings) -> None:
         ledger.finish(r, delivery_id, "dropped", error="too old to be worth sending")
         r.hincrby("deliveries:count", "dropped_stale", 1)
         return
+    url, stories = target_and_stories(r, record, [record.story], settings)
+    if url and paced(r, url, [delivery_id]):
+        return
     if ledger.begin(r, delivery_id, now + settings.lease_seconds) != "go":
         return
-    url, stories = target_and_stories(r, record, [record.story], settings)
     error = attempt(lambda: send(url, stories[0], settings.allow_private_hosts), url, stories)
-    outcome(r, [record], error, settings)
+    outcome(r, [record], error, settings, url=url)
 
 
 def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
@@ -58,6 +60,9 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
     held_key = f"held:{record.subscriber}:{record.url_hash}"
     candidates = ledger.get_many(r, sorted(r.smembers(held_key)))
     due = [d.id for d in candidates if d.state == "held" and (d.next_at or 0) <= now + 1]
+    url = target_of(r, record, settings)
+    if not due or (url and paced(r, url, due)):
+        return
     taken = ledger.begin_held(r, due, now + settings.lease_seconds)
     if not taken:
         return
@@ -67,28 +72,48 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
         error = attempt(lambda: send(url, stories[0], settings.allow_private_hosts), url, stories)
     else:
         error = attempt(lambda: send_digest(url, stories, settings.allow_private_hosts), url, stories)
-    outcome(r, records, error, settings, held_key=held_key)
+    outcome(r, records, error, settings, held_key=held_key, url=url)
+
+
+def target_of(r: redis.Redis, record: Delivery, settings: Settings) -> str | None:
+    urls = notices.urls_of(r, record.subscriber, settings)
+    return next((u for u in urls if ledger.url_hash(u) == record.url_hash), None)
 
 
 def target_and_stories(r: redis.Redis, record: Delivery, story_ids: list[str], settings: Settings):
-    urls = notices.urls_of(r, record.subscriber, settings)
-    url = next((u for u in urls if ledger.url_hash(u) == record.url_hash), None)
     stories = [s for s in (dedup.load_story(r, sid) for sid in story_ids) if s]
-    return url, stories
+    return target_of(r, record, settings), stories
+
+
+def paced(r: redis.Redis, url: str, delivery_ids: list[str]) -> bool:
+    """Take a token for every bucket this destination is in; if none is free, come back later.
+
+    The delivery keeps its state and attempt count: waiting for a token is not a failure.
+    `xx` stops a delivery that finished meanwhile from coming back to the due set.
+    """
+    wait = ratelimit.take_all(r, ratelimit.destination_keys(url))
+    if wait <= 0:
+        return False
+    r.zadd("deliveries:due", {did: time.time() + wait for did in delivery_ids}, xx=True)
+    return True
 
 
 def attempt(send_it, url: str | None, stories: list[dict]) -> DeliveryError | None:
+    """Send, watching the HTTP answers Apprise does not pass on (429 Retry-After, 404/410/401)."""
     if url is None or not stories:
         return DeliveryError("the story or the subscriber's URL is gone", permanent=True)
-    try:
-        send_it()
-    except DeliveryError as exc:
-        return exc
+    with httpwatch.watch() as seen:
+        try:
+            send_it()
+        except DeliveryError as exc:
+            exc.permanent = exc.permanent or seen.permanent
+            exc.retry_after = seen.retry_after
+            return exc
     return None
 
 
 def outcome(r: redis.Redis, records: list[Delivery], error: DeliveryError | None, settings: Settings,
-            held_key: str | None = None) -> None:
+            held_key: str | None = None, url: str | None = None) -> None:
     first = records[0]
     attempts = first.attempts + 1
     if error is None:
@@ -109,6 +134,10 @@ def outcome(r: redis.Redis, records: list[Delivery], error: DeliveryError | None
             disable_target(r, first, str(error), settings)
         return
     delay = settings.retry_base_delay * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
+    if getattr(error, "retry_after", None) and url:
+        # the provider said when: nobody sends to this destination before then, from any worker
+        ratelimit.block(r, ratelimit.destination_keys(url)[0][0], error.retry_after)
+        delay = max(delay, error.retry_after)
     state = "held" if held_key else "retrying"  # a digest that failed stays a digest
     for record in records:
         ledger.finish(r, record.id, state, error=str(error), next_at=time.time() + delay)

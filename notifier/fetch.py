@@ -170,8 +170,13 @@ async def _result(response, url: str, moved: str | None, limits: FetchLimits, st
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
         message = f"http {status} from {redact(str(response.url))}"
         raise FetchError("http", message, status=status, retry_after=retry_after)
-    passed, elapsed = map(response.headers.get, _PASSED_HEADERS), time.monotonic() - started
+    passed, elapsed = map(_joined(response.headers), _PASSED_HEADERS), time.monotonic() - started
     return FetchResult(url, str(response.url), response.status, body, *passed, moved, elapsed)
+
+
+def _joined(headers):
+    """A header sent several times (Link: rel=hub, Link: rel=self) as one comma-joined value."""
+    return lambda name: ", ".join(headers.getall(name, [])) or None
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:

@@ -1,11 +1,11 @@
 """One story, rendered safe and right for the service behind one notification URL.
 
-The Apprise plugin behind the URL picks a channel; each channel has a template, limits and an
-escaper. Every `{{ }}` in a template goes through its channel's escaper (HTML for `.html`,
-entities for Slack mrkdwn, backslashes for Markdown), so an operator's template is safe by
-default. Text is cut while still plain, never after markup, so no cut lands inside a tag.
-Bodies we write in the service's own markup go to Apprise with no declared format
-(`body_format=None`): Apprise then passes them through instead of converting them again.
+The Apprise plugin behind the URL picks a channel; a channel is a template, limits and an
+escaper. Every `{{ }}` goes through its template's escaper (autoescape for `.html`, entities for
+Slack mrkdwn, backslashes for Markdown), so an operator's template is safe by default. Text is
+cut while still plain, never after markup, so no cut lands inside a tag or an entity. Bodies
+written in a chat service's own markup go to Apprise with no declared format (`body_format=None`),
+which Apprise passes through instead of converting them a second time.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from notifier.settings import Settings
 log = logging.getLogger(__name__)
 
 BUILTIN = Path(__file__).parent / "templates"
-SECRET_KEY = "secret:unsubscribe"
-TOKENS_KEY = "unsubscribe:tokens"
+SECRET_KEY, TOKENS_KEY = "secret:unsubscribe", "unsubscribe:tokens"
+SMS_LIMIT = 160
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,11 @@ CHANNELS = {
     "email": Channel("email.html", 200, 100_000, "html"),
     "slack": Channel("slack.mrkdwn", 0, 3000, None),  # one Block Kit text block holds 3000
     "mattermost": Channel("mattermost.md", 0, 3000, None),
-    "telegram": Channel("telegram.html", 0, 4096, None),
+    "telegram": Channel("telegram.html", 0, 4096, "html"),  # declared: Apprise keeps our blank lines
     "discord": Channel("discord.md", 0, 2000, None),
     "ntfy": Channel("ntfy.txt", 200, 4096, "text", count_bytes=True),
     "push": Channel("push.txt", 65, 240, "text"),
-    "sms": Channel("sms.txt", 0, 160, "text"),
+    "sms": Channel("sms.txt", 0, SMS_LIMIT, "text"),
     "json": Channel(None, 250, 100_000, None),
     "text": Channel("text.txt", 250, 4000, "text"),
 }
@@ -73,14 +73,32 @@ SCHEMES = {
     "pushme psafer psafers pushdeer pushdeers onesignal vapid wpush push gorush gorushs kumulos",
 }
 CHANNEL_OF_SCHEME = {s: channel for channel, schemes in SCHEMES.items() for s in schemes.split()}
-SMS_LIMIT = 160
 
-# How each template's `{{ }}` output is escaped; `.html` templates use Jinja's own autoescape.
-DIALECTS = {"slack.mrkdwn": "mrkdwn", "mattermost.md": "mattermost", "discord.md": "markdown"}
-_MD_SPECIALS = re.compile(r"([\\`*_~|<>\[\](){}#+\-.!])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _MENTION = re.compile(r"@(?=\w)")  # @everyone, @channel, @here: a zero-width space defuses them
-# Characters that would end or split a link in each markup, percent-encoded inside URLs.
-_URL_BREAKERS = {"mrkdwn": "<>| ", "mattermost": "<>| ", "markdown": "()<>[] \\", "text": " "}
+
+
+def _mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _markdown(text: str) -> str:
+    return _MENTION.sub("@\u200b", re.sub(r"([\\`*_~|<>\[\](){}#+\-.!])", r"\\\1", text))
+
+
+def _mattermost(text: str) -> str:
+    """Markdown, but & < > | as entities: Mattermost reads Slack's <url|label> before Markdown."""
+    escaped = _MENTION.sub("@\u200b", re.sub(r"([\\`*_~\[\](){}#+\-.!])", r"\\\1", text))
+    return _mrkdwn(escaped).replace("|", "&#124;")
+
+
+# Per template: the escaper of every `{{ }}`, the characters a URL must not carry raw inside its
+# link markup, and how a URL writes `&`. `.html` templates use autoescape; `.txt` need nothing.
+MARKUP = {
+    "slack.mrkdwn": (_mrkdwn, "<>| ", "&amp;"),
+    "mattermost.md": (_mattermost, "<>|() ", "&amp;"),  # its <url|label> becomes [label](url)
+    "discord.md": (_markdown, "()<>[] \\", "&"),
+}
 
 
 @dataclass(frozen=True)
@@ -94,12 +112,9 @@ class Rendered:
     title: str
     body: str
     body_format: str | None  # None: hand the body to Apprise as it is
-    url_for_apprise: str
-    headers: dict
+    url_for_apprise: str  # the subscriber's URL plus this channel's parameters
+    headers: dict  # e-mail headers, also carried in url_for_apprise
     channel: str = "text"
-
-
-# --- the public entry points -------------------------------------------------------------------
 
 
 def channel_for(url: str) -> str:
@@ -114,16 +129,16 @@ def render_for(
     channel = CHANNELS[name]
     title_limit, body_limit = _limits(name, channel, plugin)
     data = template_data(story, topics, links or Links()) | {"show_title": title_limit == 0}
-    full_title = data["story"]["title"]
+    title = data["story"]["title"]
     if channel.template is None:
-        document = {**data["story"], "topics": data["topics"], **_links(data)}
-        body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        document = {**data["story"], "topics": data["topics"], **dataclasses.asdict(links or Links())}
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
     else:
-        story_copy = {**data, "story": dict(data["story"])}  # _fit shortens what it renders
-        body = _fit(settings, channel, story_copy, body_limit) or cut(full_title, body_limit)
+        working = {**data, "story": dict(data["story"])}  # _fit shortens what it renders
+        body = _fit(settings, channel, working, body_limit) or cut(title, body_limit)
     headers = _list_unsubscribe(data["unsubscribe_url"]) if name == "email" else {}
     params = _apprise_params(name, url, data, topics, headers)
-    title = cut(full_title, title_limit) if title_limit else ""
+    title = cut(title, title_limit) if title_limit else ""
     return Rendered(title, body, channel.body_format, with_params(url, params), headers, name)
 
 
@@ -132,7 +147,8 @@ def render_delivery(r: redis.Redis, settings: Settings, subscriber: str, url: st
     matched = set(r.hkeys(f"story:{story.get('id')}:matches"))
     topics = [t for t in store.list_topics(r) if t.name in matched]
     known = store.get_subscriber(r, subscriber, missing_ok=True) is not None
-    return render_for(url, story, topics, settings, links_for(r, settings, subscriber, url) if known else None)
+    links = links_for(r, settings, subscriber, url) if known else None
+    return render_for(url, story, topics, settings, links)
 
 
 def cut(text: str, limit: int) -> str:
@@ -143,21 +159,19 @@ def cut(text: str, limit: int) -> str:
         return ""
     head = text[: limit - 1]
     space = max(head.rfind(" "), head.rfind("\n"))
-    if space > limit // 2:  # no space in the second half (CJK, a long URL): cut where we are
+    if not text[limit - 1].isspace() and space > limit // 2:  # else CJK or a long URL: cut here
         head = head[:space]
     return head.rstrip(" \n,;:-–—") + "…"
 
 
 def template_data(story: dict, topics: Sequence[Topic | str], links: Links) -> dict:
     """The only things a template sees: plain strings, lists and None."""
-    link = (story.get("link") or "").strip()
-    parts = urlsplit(link) if link else None
     plain = {
         "id": story.get("id"),
         "feed": story.get("feed"),
-        "title": " ".join(str(story.get("title") or "").split()) or "(untitled)",
-        "link": link if parts and parts.scheme in ("http", "https") and parts.netloc else None,
-        "summary": str(story.get("summary") or "").strip(),
+        "title": " ".join(_CONTROL.sub("", str(story.get("title") or "")).split()) or "(untitled)",
+        "link": web_link(story.get("link")),
+        "summary": _CONTROL.sub("", str(story.get("summary") or "")).strip(),
         "published": story.get("published"),
         "source": story.get("source"),
     }
@@ -165,15 +179,26 @@ def template_data(story: dict, topics: Sequence[Topic | str], links: Links) -> d
     return {"story": plain, "topics": names, **dataclasses.asdict(links)}
 
 
+def web_link(link: str | None) -> str | None:
+    """The link if it is an http(s) URL with a host: no javascript:, data: or file: ever."""
+    link = (link or "").strip()
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    return link if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
 # --- unsubscribe tokens ------------------------------------------------------------------------
 
 
 def links_for(r: redis.Redis, settings: Settings, subscriber: str, url: str) -> Links:
-    """Links for one subscriber's URL; records the unsubscribe token so the API can resolve it."""
+    """Links for one subscriber's URL; records the token so the API can resolve it."""
     url_hash = ledger.url_hash(url)
     token = unsubscribe_token(r, subscriber, url_hash)
     r.hset(TOKENS_KEY, token, json.dumps({"subscriber": subscriber, "url_hash": url_hash}))
-    return Links(manage_url=f"{settings.base_url}/", unsubscribe_url=f"{settings.base_url}/unsubscribe/{token}")
+    base = settings.base_url
+    return Links(manage_url=f"{base}/", unsubscribe_url=f"{base}/unsubscribe/{token}")
 
 
 def unsubscribe_token(r: redis.Redis, subscriber: str, url_hash: str) -> str:
@@ -185,9 +210,7 @@ def unsubscribe_token(r: redis.Redis, subscriber: str, url_hash: str) -> str:
 
 def resolve_unsubscribe(r: redis.Redis, token: str) -> tuple[str, str] | None:
     """(subscriber, url_hash) for a token we issued; None for anything else."""
-    if not re.fullmatch(r"[0-9a-f]{32}", token):
-        return None
-    raw = r.hget(TOKENS_KEY, token)
+    raw = r.hget(TOKENS_KEY, token) if re.fullmatch(r"[0-9a-f]{32}", token) else None
     if raw is None:
         return None
     entry = json.loads(raw)
@@ -236,17 +259,26 @@ def render_template(settings: Settings, name: str, data: dict) -> str:
 
 
 def _fit(settings: Settings, channel: Channel, data: dict, limit: int) -> str:
-    """Render; while too long, shorten the plain summary, then the title, then drop the link."""
-    size = (lambda s: len(s.encode())) if channel.count_bytes else len
-    body = _tidy(render_template(settings, channel.template, data))
+    """Render; if too long, shorten the plain summary, then the title, then drop the link."""
+    measure = (lambda s: len(s.encode())) if channel.count_bytes else len
+
+    def fits() -> bool:
+        return measure(_tidy(render_template(settings, channel.template, data))) <= limit
+
     story = data["story"]
-    for field in ("summary", "title", "link"):
-        while size(body) > limit and story[field]:
-            over = size(body) - limit
-            story[field] = None if field == "link" else cut(story[field], len(story[field]) - over)
-            body = _tidy(render_template(settings, channel.template, data))
-    if size(body) > limit and channel.template.endswith(".txt"):
-        body = cut(body, limit - (size(body) - len(body)))  # plain text: safe to cut as a whole
+    for field in ("summary", "title"):
+        if not fits() and story[field]:
+            text, low, high = story[field], 0, len(story[field]) - 1
+            while low < high:  # the longest cut that fits; escaping makes the rendered size vary
+                middle = (low + high + 1) // 2
+                story[field] = cut(text, middle)
+                low, high = (middle, high) if fits() else (low, middle - 1)
+            story[field] = cut(text, low)
+    if not fits():
+        story["link"] = None
+    body = _tidy(render_template(settings, channel.template, data))
+    if measure(body) > limit and channel.template.endswith(".txt"):
+        body = cut(body, limit - (measure(body) - len(body)))  # plain text: safe to cut as a whole
     return body
 
 
@@ -259,27 +291,18 @@ def _tidy(text: str) -> str:
 def _finalize(context, value):
     if value is None:
         return ""
-    dialect = DIALECTS.get(context.name or "")
-    if dialect is None or isinstance(value, Markup):
-        return value  # `.html` is escaped by autoescape; text needs nothing
-    text = str(value)
-    if dialect in ("markdown", "mattermost"):
-        text = _MENTION.sub("@\u200b", _MD_SPECIALS.sub(r"\\\1", text))
-    if dialect in ("mrkdwn", "mattermost"):
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "&#124;") if dialect == "mattermost" else text
+    escape = MARKUP.get(context.name, (None,))[0]
+    return value if escape is None or isinstance(value, Markup) else escape(str(value))
 
 
 @pass_context
 def _url_filter(context, url):
     """A URL made safe to put inside this template's link markup."""
-    name = context.name or ""
-    dialect = DIALECTS.get(name, "html" if name.endswith(".html") else "text")
-    if url is None or dialect == "html":
+    if url is None or (context.name or "").endswith(".html"):
         return url  # autoescape escapes quotes and ampersands in attributes
-    breakers = _URL_BREAKERS[dialect]
+    _, breakers, amp = MARKUP.get(context.name, (None, " ", "&"))
     url = "".join(f"%{ord(c):02X}" if c in breakers or c.isspace() else c for c in str(url))
-    return Markup(url.replace("&", "&amp;") if dialect in ("mrkdwn", "mattermost") else url)
+    return Markup(url.replace("&", amp))
 
 
 _warned: set[tuple[str, float]] = set()
@@ -289,8 +312,8 @@ def _warn_broken(path: Path, exc: Exception) -> None:
     key = (str(path), path.stat().st_mtime)
     if key not in _warned:
         _warned.add(key)
-        reason = " ".join(str(exc).split())[:200]
-        log.warning("template %s is broken (%s: %s); using the built-in one", path, type(exc).__name__, reason)
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        log.warning("template %s is broken (%s); using the built-in one", path, reason)
 
 
 # --- channels and Apprise URL parameters -------------------------------------------------------
@@ -308,7 +331,7 @@ def _channel_of(plugin) -> str:
 
 
 def _int(value) -> int:
-    return value if isinstance(value, int) else 0
+    return value if isinstance(value, int) else 0  # a few plugins compute their limits
 
 
 def _limits(name: str, channel: Channel, plugin) -> tuple[int, int]:
@@ -317,10 +340,6 @@ def _limits(name: str, channel: Channel, plugin) -> tuple[int, int]:
         return channel.title_limit, channel.body_limit
     title = channel.title_limit if _int(plugin.title_maxlen) > 0 else 0
     return title, min(channel.body_limit, _int(plugin.body_maxlen) or channel.body_limit)
-
-
-def _links(data: dict) -> dict:
-    return {"manage_url": data["manage_url"], "unsubscribe_url": data["unsubscribe_url"]}
 
 
 def _list_unsubscribe(unsubscribe_url: str | None) -> dict:
@@ -364,10 +383,10 @@ def _query_keys(url: str) -> set[str]:
 
 
 def with_params(url: str, params: dict) -> str:
-    """Append Apprise URL parameters; a later one wins over an earlier one of the same name.
+    """Append Apprise URL parameters; of two with one name, Apprise takes the later.
 
-    Apprise unquotes parameter values twice (once parsing the query, once in the plugin), so
-    values are quoted twice to arrive exactly as given.
+    Apprise unquotes a parameter value twice (parsing the query, then in the plugin), so values
+    are quoted twice to arrive exactly as given.
     """
     if not params:
         return url

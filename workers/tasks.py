@@ -14,6 +14,11 @@ POLL_BATCH = 50
 DELIVER_BATCH = 20
 
 
+def spread(count: int, parts: int = 8) -> int:
+    """Batch size that shares a handful of deliveries among workers, and many in batches."""
+    return min(DELIVER_BATCH, max(1, -(-count // parts)))
+
+
 @cache
 def redis():
     return connect(redis_url(get_settings(), start_embedded=False))
@@ -26,7 +31,7 @@ def tick() -> None:
         poll.delay(batch)
     if due.stories:
         fan_out.delay(due.stories)
-    for batch in chunks(due.deliveries, DELIVER_BATCH):
+    for batch in chunks(due.deliveries, spread(len(due.deliveries))):
         deliver.delay(batch)
     renewals = websub.claim_renewals(redis())
     if renewals:

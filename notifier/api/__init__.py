@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from notifier.api import health, websub
+from notifier.api import health, unsubscribe, websub
 
 app = FastAPI(title="notifier", docs_url=None, redoc_url=None)
 app.include_router(health.router)
 app.include_router(websub.router)
+app.include_router(unsubscribe.router)

@@ -1,0 +1,65 @@
+"""Unsubscribe links: GET shows a button, POST (RFC 8058 one-click) removes the address.
+
+GET never changes anything: mail scanners and link previews follow links. The token in the
+path is an HMAC we issued when rendering the alert, so a guessed or forged one is a 404.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from notifier import ledger, store
+from notifier.api.deps import get_redis
+from notifier.redact import redact
+from notifier.render import render_template, resolve_unsubscribe
+from notifier.settings import get_settings
+
+router = APIRouter()
+
+# The token is in the path: keep it out of caches, search engines and Referer headers.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+
+
+@router.get("/unsubscribe/{token}")
+def confirm(token: str) -> HTMLResponse:
+    r = get_redis()
+    found = resolve_unsubscribe(r, token)
+    if found is None:
+        return _page("unknown", status=404)
+    subscriber, url_hash = found
+    url = _url_of(r, subscriber, url_hash)
+    return _page("confirm", subscriber=subscriber, target=redact(url)) if url else _page("gone")
+
+
+@router.post("/unsubscribe/{token}")
+def one_click(token: str) -> HTMLResponse:
+    """Any POST with a valid token unsubscribes; mail providers send `List-Unsubscribe=One-Click`."""
+    r = get_redis()
+    found = resolve_unsubscribe(r, token)
+    if found is None:
+        return _page("unknown", status=404)
+    subscriber, url_hash = found
+    url = _url_of(r, subscriber, url_hash)
+    if url is None:
+        return _page("gone")  # a second click, or a second provider: the same answer, 200
+    sub = store.get_subscriber(r, subscriber)
+    store.add_subscriber(r, dataclasses.replace(sub, urls=tuple(u for u in sub.urls if u != url)))
+    return _page("done", subscriber=subscriber, target=redact(url))
+
+
+def _url_of(r, subscriber: str, url_hash: str) -> str | None:
+    sub = store.get_subscriber(r, subscriber, missing_ok=True)
+    return next((u for u in sub.urls if ledger.url_hash(u) == url_hash), None) if sub else None
+
+
+def _page(state: str, status: int = 200, **data) -> HTMLResponse:
+    body = render_template(get_settings(), "unsubscribe.html", {"state": state, **data})
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)

@@ -1,15 +1,16 @@
 """Realistic news feeds for benchmarks, generated from one seed and served from memory.
 
-    feeds = FeedSet(count=2000, seed=7)
+    feeds = FeedSet(count=2000, seed=7, base=time.time() // 60 * 60)
     feeds.body(12)          # bytes: RSS 2.0, 50 items, 30-60 KB, like a news site's feed
     feeds.change(12)        # a new story at the top (the oldest drops off); returns the new body
 
 A feed is what a news site serves: guid, title, link (sometimes with tracking parameters),
 description as escaped HTML or CDATA, pubDate, dc:creator, categories; English text with some
 accents, curly quotes and entities, so `plain_text`, `normalise_title` and ftfy's hint see what they
-see in the wild. The same seed gives the same bytes in every process.
+see in the wild. The same seed and base time give the same bytes in every process; stories are
+dated up to ~6 hours before the base time, every ~7 minutes, as a busy news feed is.
 
-`python -m benchmarks.feedgen serve COUNT SEED PORT HOST...` serves a FeedSet over HTTP/1.1 with
+`python -m benchmarks.feedgen serve COUNT SEED BASE PORT HOST...` serves a FeedSet over HTTP/1.1 with
 keep-alive, ETag and 304, from a bare asyncio protocol: a benchmark must never measure its feed
 server, and aiohttp.web answers fewer 304s per core than aiohttp's client asks for (see
 docs/performance.md). Feed i lives at http://HOSTS[i % len(HOSTS)]:PORT/feeds/i.xml. Control:
@@ -34,11 +35,11 @@ from notifier.embedded import free_port
 
 ITEMS = 50
 SIZE = (30_000, 60_000)
-BASE_TIME = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)  # fixed, so bytes do not depend on the day
+BASE_TIME = datetime(2025, 6, 2, 9, 30, tzinfo=UTC).timestamp()  # the default: bytes independent of the day
 _SECTIONS = "world politics business technology science health sport culture climate europe asia".split()
-_NAMES = ("Macron", "Scholz", "Lula", "Modi", "Albanese", "Ramaphosa", "Sánchez", "Meloni", "Zürich",
-          "São Paulo", "Düsseldorf", "Kraków", "Montréal", "Reykjavík", "Nairobi", "Jakarta", "Osaka",
-          "Buenos Aires", "Seoul", "Lagos", "Ankara", "Brussels", "Geneva", "Toronto", "Manila")
+_NAME_WORDS = """Macron Scholz Lula Modi Albanese Ramaphosa Sánchez Meloni Zürich São_Paulo Düsseldorf Kraków
+Montréal Reykjavík Nairobi Jakarta Osaka Buenos_Aires Seoul Lagos Ankara Brussels Geneva Toronto Manila"""
+_NAMES = tuple(name.replace("_", " ") for name in _NAME_WORDS.split())
 _WORDS = """government minister officials said report election vote parliament budget crisis talks
 deal agreement protest police court ruling judge appeal inquiry investigation company market shares
 profits workers strike union rates inflation economy growth bank central prices energy oil gas power
@@ -88,8 +89,8 @@ def _paragraphs(rng: random.Random, bank: tuple[str, ...], chars: int, link: str
 class FeedSet:
     """`count` feeds, each a list of items; bodies rendered on demand and cached."""
 
-    def __init__(self, count: int, seed: int = 7) -> None:
-        self.count, self.seed = count, seed
+    def __init__(self, count: int, seed: int = 7, base: float = BASE_TIME) -> None:
+        self.count, self.seed, self.base = count, seed, datetime.fromtimestamp(base, UTC)
         self._items: dict[int, list[str]] = {}
         self._heads: dict[int, str] = {}
         self._bodies: dict[int, bytes] = {}
@@ -104,7 +105,7 @@ class FeedSet:
         """Publish a new story at the top of feed i; the oldest falls off the end."""
         items = self._feed_items(i)
         self.versions[i] += 1
-        items.insert(0, self._item(i, ITEMS + self.versions[i], self.versions[i]))
+        items.insert(0, self._item(i, ITEMS + self.versions[i], 0))
         del items[ITEMS:]
         self._bodies.pop(i, None)
         return self.body(i)
@@ -129,11 +130,11 @@ class FeedSet:
             f"<link>https://{site}/</link><description>The latest stories from News {i}</description>"
             f'<atom:link href="https://{site}/rss.xml" rel="self" type="application/rss+xml"/>'
             f"<language>en-gb</language><ttl>5</ttl>"
-            f"<lastBuildDate>{format_datetime(BASE_TIME)}</lastBuildDate>"
+            f"<lastBuildDate>{format_datetime(self.base)}</lastBuildDate>"
         )
 
     def _item(self, i: int, n: int, age: int, size: float | None = None) -> str:
-        """Item n of feed i; `age` in steps of 7 minutes (negative: older than BASE_TIME)."""
+        """Item n of feed i; `age` in steps of 7 minutes (negative: older than the base time)."""
         rng = self._rng(i, n)
         size = size or (sum(SIZE) / 2 - 900) / ITEMS
         section, slug_words = rng.choice(_SECTIONS), rng.sample(_WORDS, 5)
@@ -141,7 +142,7 @@ class FeedSet:
         if rng.random() < 0.3:
             link += "?utm_source=rss&utm_medium=feed"
         title = _sentence(rng, rng.randint(6, 14))[:-1]
-        when = BASE_TIME + timedelta(minutes=7 * age, seconds=rng.randint(0, 400))
+        when = self.base + timedelta(minutes=7 * age, seconds=rng.randint(0, 400))
         html = _paragraphs(rng, _sentences(self.seed), max(60, int(size) - 620), link)
         description = f"<![CDATA[{html}]]>" if rng.random() < 0.4 else escape(html)
         creator = f"<dc:creator>{escape(rng.choice(_NAMES))} Desk</dc:creator>" if rng.random() < 0.6 else ""
@@ -228,8 +229,8 @@ def _header(line: bytes) -> tuple[bytes, bytes]:
     return name.strip().lower(), value.strip()
 
 
-async def serve(count: int, seed: int, port: int, hosts: list[str]) -> None:
-    feeds = FeedSet(count, seed)
+async def serve(count: int, seed: int, base: float, port: int, hosts: list[str]) -> None:
+    feeds = FeedSet(count, seed, base)
     for i in range(count):
         feeds.body(i)  # all rendered before we say we are ready
     server = _Server(feeds)
@@ -246,14 +247,14 @@ class FeedServer:
     Feeds are spread over `hosts` loopback addresses (127.0.0.1, .2, ...): real feeds live on many
     sites, and the service's per-host limit (NOTIFIER_FETCH_PER_HOST) must not be what we measure."""
 
-    def __init__(self, count: int, seed: int = 7, hosts: int = 50) -> None:
-        self.count, self.seed = count, seed
+    def __init__(self, count: int, seed: int = 7, base: float = BASE_TIME, hosts: int = 50) -> None:
+        self.count, self.seed, self.base = count, seed, base
         self.hosts = [f"127.0.0.{k}" for k in range(1, hosts + 1)]
         self.port, self.process = free_port(), None
 
     def __enter__(self) -> FeedServer:
-        command = [sys.executable, "-m", "benchmarks.feedgen", "serve", str(self.count), str(self.seed)]
-        command += [str(self.port), *self.hosts]
+        settings = (self.count, self.seed, self.base, self.port, *self.hosts)
+        command = [sys.executable, "-m", "benchmarks.feedgen", "serve", *map(str, settings)]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent)
         if self.process.stdout.readline().strip() != b"ready":
             self.__exit__()
@@ -287,5 +288,5 @@ class FeedServer:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
-    count, seed, port, *hosts = sys.argv[2:]
-    asyncio.run(serve(int(count), int(seed), int(port), hosts))
+    count, seed, base, port, *hosts = sys.argv[2:]
+    asyncio.run(serve(int(count), int(seed), float(base), int(port), hosts))

@@ -10,8 +10,8 @@ import statistics
 import time
 
 from benchmarks.stack import own_redis, service
-from tests.feedserver import FeedServer
 from tests.feeds import Item, rss
+from tests.feedserver import FeedServer
 from tests.service import wait_until
 from tests.sinks import SmtpSink
 
@@ -30,14 +30,23 @@ def run() -> dict:
         wait_until(lambda: svc.cli_json("feed", "list")[0]["last_success"], timeout=30)
         latencies = []
         for n in range(ROUNDS):
-            items.insert(0, Item(f"Breaking story number {n} shakes the capital", f"https://n.example/{n}", guid=f"b{n}"))
+            items.insert(
+                0,
+                Item(f"Breaking story number {n} shakes the capital", f"https://n.example/{n}", guid=f"b{n}"),
+            )
             published = time.monotonic()
             feeds.set("/f.xml", rss(items))
             wait_until(lambda n=n: len(smtp.messages) > n, timeout=30, interval=0.01)
             latencies.append(time.monotonic() - published)
             time.sleep(0.3)
     p50, p_max = statistics.median(latencies), max(latencies)
-    return {"rounds": ROUNDS, "latency_s": [round(x, 3) for x in latencies], "p50_s": round(p50, 3),
-            "max_s": round(p_max, 3),
-            "table": [("publish -> e-mail in sink, median s (1 s poll)", p50, None),
-                      ("publish -> e-mail in sink, max s", p_max, None)]}
+    return {
+        "rounds": ROUNDS,
+        "latency_s": [round(x, 3) for x in latencies],
+        "p50_s": round(p50, 3),
+        "max_s": round(p_max, 3),
+        "table": [
+            ("publish -> e-mail in sink, median s (1 s poll)", p50, None),
+            ("publish -> e-mail in sink, max s", p_max, None),
+        ],
+    }

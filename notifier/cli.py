@@ -181,8 +181,16 @@ def subscriber_add(
     for url in notify:
         guard(lambda url=url: check_target(url, settings.allow_private_hosts))
     guard(lambda: quiet.validate(quiet_hours, tz, digest, digest_at))
-    sub = Subscriber(name=name, urls=tuple(dict.fromkeys(notify)), topics=tuple(topic), quiet=quiet_hours,
-                     tz=tz, digest=digest, digest_at=digest_at, urgent_passes=urgent_passes)
+    sub = Subscriber(
+        name=name,
+        urls=tuple(dict.fromkeys(notify)),
+        topics=tuple(topic),
+        quiet=quiet_hours,
+        tz=tz,
+        digest=digest,
+        digest_at=digest_at,
+        urgent_passes=urgent_passes,
+    )
     store.add_subscriber(r, sub)
 
 

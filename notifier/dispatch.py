@@ -16,6 +16,7 @@ import redis
 from notifier import dedup, httpwatch, ledger, notices, ratelimit, store
 from notifier.deliver import DeliveryError, send, send_digest
 from notifier.models import Delivery
+from notifier.render import render_delivery
 from notifier.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def deliver_one(r: redis.Redis, delivery_id: str, settings: Settings) -> None:
         return
     if ledger.begin(r, delivery_id, now + settings.lease_seconds) != "go":
         return
-    error = attempt(lambda: send(url, stories[0], settings.allow_private_hosts), url, stories)
+    error = attempt(lambda: send_one(r, record, url, stories[0], settings), url, stories)
     outcome(r, [record], error, settings, url=url)
 
 
@@ -69,10 +70,26 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
     records = [d for d in candidates if d.id in set(taken)]
     url, stories = target_and_stories(r, record, [d.story for d in records], settings)
     if len(stories) == 1:
-        error = attempt(lambda: send(url, stories[0], settings.allow_private_hosts), url, stories)
+        error = attempt(lambda: send_one(r, record, url, stories[0], settings), url, stories)
     else:
-        error = attempt(lambda: send_digest(url, stories, settings.allow_private_hosts), url, stories)
+        digest = lambda: send_digest(for_apprise(url), stories, settings.allow_private_hosts)  # noqa: E731
+        error = attempt(digest, url, stories)
     outcome(r, records, error, settings, held_key=held_key, url=url)
+
+
+def for_apprise(url: str) -> str:
+    return ratelimit.split_rate_override(url)[0]  # our `rate=` is not Apprise's business
+
+
+def send_one(r: redis.Redis, record: Delivery, url: str, story: dict, settings: Settings) -> None:
+    """Rendered for its channel, with the topics it matched and the subscriber's unsubscribe link."""
+    clean = for_apprise(url)
+    send(
+        clean,
+        story,
+        settings.allow_private_hosts,
+        render_delivery(r, settings, record.subscriber, clean, story),
+    )
 
 
 def target_of(r: redis.Redis, record: Delivery, settings: Settings) -> str | None:
@@ -112,8 +129,14 @@ def attempt(send_it, url: str | None, stories: list[dict]) -> DeliveryError | No
     return None
 
 
-def outcome(r: redis.Redis, records: list[Delivery], error: DeliveryError | None, settings: Settings,
-            held_key: str | None = None, url: str | None = None) -> None:
+def outcome(
+    r: redis.Redis,
+    records: list[Delivery],
+    error: DeliveryError | None,
+    settings: Settings,
+    held_key: str | None = None,
+    url: str | None = None,
+) -> None:
     first = records[0]
     attempts = first.attempts + 1
     if error is None:

@@ -36,8 +36,15 @@ def release_for(sub: Subscriber, urgent_topics: set[str], now: float) -> float |
     if not sub.quiet and not sub.digest:
         return None
     urgent = bool(urgent_topics.intersection(sub.topics))
-    return quiet.release_time(now, quiet=sub.quiet, tz=sub.tz, digest=sub.digest, digest_at=sub.digest_at,
-                              urgent=urgent, urgent_passes=sub.urgent_passes)
+    return quiet.release_time(
+        now,
+        quiet=sub.quiet,
+        tz=sub.tz,
+        digest=sub.digest,
+        digest_at=sub.digest_at,
+        urgent=urgent,
+        urgent_passes=sub.urgent_passes,
+    )
 
 
 def rows_for(story_id: str, subs: list[Subscriber], urgent_topics: set[str], now: float) -> list[tuple]:
@@ -62,8 +69,12 @@ def fan_out(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[st
         subs = store.get_subscribers(r, sorted(store.subscribers_of(r, list(matched))))
         rows = rows_for(story_id, subs, urgent.intersection(matched), time.time())
         for start in range(0, len(rows), CREATE_CHUNK):
-            created += ledger.create(r, rows[start:start + CREATE_CHUNK], ttl=settings.story_ttl,
-                                     lease_until=time.time() + settings.lease_seconds)
+            created += ledger.create(
+                r,
+                rows[start : start + CREATE_CHUNK],
+                ttl=settings.story_ttl,
+                lease_until=time.time() + settings.lease_seconds,
+            )
         record_matches(r, story, matched, settings.story_ttl)
     return created
 

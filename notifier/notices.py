@@ -58,10 +58,17 @@ def urls_of(r: redis.Redis, subscriber: str, settings: Settings) -> tuple[str, .
 def target_disabled(r: redis.Redis, sub, target: str, reason: str, settings: Settings) -> list[str]:
     """Tell a subscriber, through their URLs that still work, that one of them stopped working."""
     notice_id = "n" + hashlib.sha256(f"{sub.name}\0{target}\0{time.time():.0f}".encode()).hexdigest()[:15]
-    story = {"id": notice_id, "feed": None, "title": f"Alerts to {target} stopped", "link": None,
-             "published": datetime.now(UTC).isoformat(), "guid": None, "notice": True,
-             "summary": f"Sending to {target} failed for good ({reason}), so we stopped using it. "
-                        f"Your other channels keep working; add it again once it is fixed."}
+    story = {
+        "id": notice_id,
+        "feed": None,
+        "title": f"Alerts to {target} stopped",
+        "link": None,
+        "published": datetime.now(UTC).isoformat(),
+        "guid": None,
+        "notice": True,
+        "summary": f"Sending to {target} failed for good ({reason}), so we stopped using it. "
+        f"Your other channels keep working; add it again once it is fixed.",
+    }
     r.set(f"story:{notice_id}", json.dumps(story), ex=settings.story_ttl)
     rows = [(notice_id, sub.name, ledger.url_hash(u), redact(u)) for u in sub.active_urls()]
     return ledger.create(r, rows, ttl=settings.story_ttl, lease_until=time.time())

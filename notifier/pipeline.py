@@ -79,9 +79,15 @@ def absorb_body(r: redis.Redis, feed, body: bytes, content_type: str | None, set
 
 def claim_parsed(r: redis.Redis, feed, parsed, settings: Settings, pending_at: float) -> list[str]:
     """Claim a parsed feed's stories; the first time we see a feed, only as a baseline."""
-    new = dedup.claim_stories(r, feed.id, parsed.stories, story_ttl=settings.story_ttl,
-                              title_ttl=settings.title_ttl, pending_at=pending_at,
-                              baseline=not feed.baseline_done)
+    new = dedup.claim_stories(
+        r,
+        feed.id,
+        parsed.stories,
+        story_ttl=settings.story_ttl,
+        title_ttl=settings.title_ttl,
+        pending_at=pending_at,
+        baseline=not feed.baseline_done,
+    )
     if not feed.baseline_done:
         store.update_feed(r, feed.id, baseline_done=True)
         log.info("feed %s: baseline of %d stories recorded, none alerted", feed.id, len(parsed.stories))

@@ -34,8 +34,18 @@ def table(title: str, columns: list[str], rows: list[list]) -> None:
 
 
 def feed_json(feed) -> dict:
-    keep = ("id", "url", "name", "enabled", "interval", "forced", "adaptive_interval", "errors",
-            "last_error_kind", "interval_reason")
+    keep = (
+        "id",
+        "url",
+        "name",
+        "enabled",
+        "interval",
+        "forced",
+        "adaptive_interval",
+        "errors",
+        "last_error_kind",
+        "interval_reason",
+    )
     data = {k: getattr(feed, k) for k in keep}
     data.update(
         last_success=when(feed.last_success) if feed.last_success else None,
@@ -74,19 +84,37 @@ def topics(rows, as_json: bool) -> None:
 
 
 def subscriber_json(s) -> dict:
-    return {"name": s.name, "notify": [redact(u) for u in s.active_urls()],
-            "disabled": [redact(u) for u in s.urls if u not in s.active_urls()], "topics": list(s.topics),
-            "quiet": s.quiet, "tz": s.tz, "digest": s.digest, "urgent_passes": s.urgent_passes}
+    return {
+        "name": s.name,
+        "notify": [redact(u) for u in s.active_urls()],
+        "disabled": [redact(u) for u in s.urls if u not in s.active_urls()],
+        "topics": list(s.topics),
+        "quiet": s.quiet,
+        "tz": s.tz,
+        "digest": s.digest,
+        "urgent_passes": s.urgent_passes,
+    }
 
 
 def subscribers(rows, as_json: bool) -> None:
     data = [subscriber_json(s) for s in rows]
     if as_json:
         return emit_json(data)
-    table("subscribers", ["name", "notify", "topics", "quiet", "digest", "disabled"],
-          [[d["name"], " ".join(d["notify"]), " ".join(d["topics"]),
-            f"{d['quiet']} {d['tz']}" if d["quiet"] else None, d["digest"], " ".join(d["disabled"]) or None]
-           for d in data])
+    table(
+        "subscribers",
+        ["name", "notify", "topics", "quiet", "digest", "disabled"],
+        [
+            [
+                d["name"],
+                " ".join(d["notify"]),
+                " ".join(d["topics"]),
+                f"{d['quiet']} {d['tz']}" if d["quiet"] else None,
+                d["digest"],
+                " ".join(d["disabled"]) or None,
+            ]
+            for d in data
+        ],
+    )
 
 
 def deliveries(rows, as_json: bool) -> None:

@@ -83,7 +83,13 @@ class HttpSink:
                     time.sleep(sink.delay)
                 status, headers = sink.responses.pop(0) if sink.responses else (200, {})
                 sink.requests.append(
-                    {"at": time.time(), "path": self.path, "headers": dict(self.headers), "body": body, "status": status}
+                    {
+                        "at": time.time(),
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                        "status": status,
+                    }
                 )
                 self.send_response(status)
                 for key, value in headers.items():
@@ -108,7 +114,9 @@ class HttpSink:
         return [json.loads(r["body"]) for r in self.requests if path is None or r["path"].startswith(path)]
 
     def __enter__(self) -> HttpSink:
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc) -> None:

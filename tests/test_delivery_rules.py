@@ -63,8 +63,9 @@ def test_alerts_in_quiet_hours_are_held_then_sent_as_one_digest(env, r, sink):
 
 def test_an_urgent_topic_passes_quiet_hours_only_for_subscribers_who_allow_it(env, r, sink):
     store.add_topic(r, Topic("quakes", "earthquake", urgent=True))
-    store.add_subscriber(r, Subscriber("eager", (sink.url("/eager"),), ("quakes",), quiet=quiet_now(),
-                                       urgent_passes=True))
+    store.add_subscriber(
+        r, Subscriber("eager", (sink.url("/eager"),), ("quakes",), quiet=quiet_now(), urgent_passes=True)
+    )
     store.add_subscriber(r, Subscriber("sleepy", (sink.url("/sleepy"),), ("quakes",), quiet=quiet_now()))
     publish(r, "Strong earthquake shakes the capital city")
     run_ticks(r)

@@ -27,8 +27,12 @@ def publish(r, titles):
 def test_two_workers_together_never_exceed_one_destination_s_limit(tmp_path, redis_url, r):
     rate = ratelimit.Rate(per_second=2, burst=2)
     with HttpSink() as sink:
-        env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path / "d"),
-               "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true", "NOTIFIER_LEASE_SECONDS": "30"}
+        env = {
+            "REDIS_URL": redis_url,
+            "NOTIFIER_DATA_DIR": str(tmp_path / "d"),
+            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
+            "NOTIFIER_LEASE_SECONDS": "30",
+        }
         url = sink.url("/hook") + "?rate=2/s"
         store.add_topic(r, Topic("storms", "storm"))
         store.add_subscriber(r, Subscriber("ann", (url,), ("storms",)))

@@ -9,8 +9,8 @@ import pytest
 from notifier import ledger, pipeline, store
 from notifier.models import Subscriber, Topic
 from notifier.settings import get_settings
-from tests.feedserver import FeedServer
 from tests.feeds import Item, rss
+from tests.feedserver import FeedServer
 
 ITEMS = [Item("Flooding forces evacuations along the river", "https://n.example/flood", guid="f1")]
 

@@ -27,8 +27,12 @@ def make_app() -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         # polls and sends on separate queues: a slow provider never delays the next poll
-        task_routes={"workers.tasks.tick": {"queue": "poll"}, "workers.tasks.poll": {"queue": "poll"},
-                     "workers.tasks.fan_out": {"queue": "poll"}, "workers.tasks.deliver": {"queue": "deliver"}},
+        task_routes={
+            "workers.tasks.tick": {"queue": "poll"},
+            "workers.tasks.poll": {"queue": "poll"},
+            "workers.tasks.fan_out": {"queue": "poll"},
+            "workers.tasks.deliver": {"queue": "deliver"},
+        },
         task_default_queue="poll",
         # we never use countdown/eta (retries wait in a Redis sorted set instead), so this only
         # has to outlast the longest task

@@ -5,5 +5,10 @@ TICK_SECONDS = 1.0
 
 
 def beat_schedule() -> dict:
-    return {"tick": {"task": "workers.tasks.tick", "schedule": TICK_SECONDS,
-                     "options": {"expires": 5 * TICK_SECONDS}}}
+    return {
+        "tick": {
+            "task": "workers.tasks.tick",
+            "schedule": TICK_SECONDS,
+            "options": {"expires": 5 * TICK_SECONDS},
+        }
+    }

@@ -1,0 +1,511 @@
+"""Delivery throughput: alerts per second sent by the real workers, side by side with the limits
+measured in the same run (never against a table: this host is shared and noisy).
+
+Limits, all into sinks that run in a process of their own (a bare asyncio HTTP sink and aiosmtpd,
+counting what they accept): aiohttp and httpx POSTs at c=50 with keep-alive, `requests.post` (a new
+connection each, as Apprise sends), Apprise `json://` with a new object per message; smtplib with a
+new connection per message and with one connection reused, Apprise `mailto://` (new object each).
+Parts, in this process and one thread: `deliver.send` (guard + render + Apprise) and
+`dispatch.deliver` (the ledger around it).
+Service: `notifier worker` for the poll queue as `notifier run` starts it, two deliver workers
+(threads x 8) and `notifier beat`. K subscribers, each with its own URL, follow one topic; one
+story is claimed and the tick fans it out; the figure runs from the claim until the ledger counts K
+sent. Once with the rate limiter out of the way (`?rate=100000/s` on every URL) and once with the
+defaults (webhook host 50/s burst 100, SMTP host 10/s burst 20): that run is paced as configured.
+Fan-out: one story matched to FANOUT subscribers, `pipeline.fan_out` in this process, then the
+deliver tasks enqueued through the real Celery app in DELIVER_BATCH chunks, as the fan_out task
+does (no worker runs then, so nothing is sent).
+
+BENCH_SUBSCRIBERS sets K (default 2000), BENCH_FANOUT the fan-out size (default 100000);
+BENCH_PROFILE=DIR records py-spy profiles of the deliver workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiohttp
+import apprise
+import httpx
+import requests
+from aiosmtpd.smtp import SMTP, AuthResult
+
+from benchmarks.polling import tree_cpu
+from benchmarks.stack import own_redis, service
+from notifier import dedup, dispatch, ledger, pipeline, store
+from notifier.db import connect
+from notifier.deliver import send
+from notifier.embedded import free_port
+from notifier.models import Story, Subscriber, Topic
+from notifier.schedule import chunks
+from notifier.service import child_commands
+from notifier.settings import Settings, get_settings
+from tests.service import wait_until
+
+K = int(os.environ.get("BENCH_SUBSCRIBERS", "2000"))
+FANOUT = int(os.environ.get("BENCH_FANOUT", "100000"))
+PACED = {"webhook": 600, "email": 150}  # enough to see the default rate hold past its burst
+EMAIL = K // 2  # Apprise mailto:// is ~10x slower than json://: keeps the run short
+CLIENTS = 50
+SLICE = 2.5  # seconds per raw measurement
+RUN_CAP = 90.0  # seconds at most per service run, whatever the service manages
+UNLIMITED = "100000/s"
+DELIVER_WORKERS = 2
+DELIVER = ["worker", "--queues", "deliver", "--pool", "threads", "--concurrency", "8"]
+STORY = {  # what a json:// alert carries: a story as the service renders it, ~0.7 KB
+    "id": "b1e2c3d4e5f60718",
+    "feed": "f0a1b2c3d4",
+    "title": "Breaking: parliament approves emergency budget after all-night talks",
+    "link": "https://news.example.com/world/2025/06/02/parliament-budget-approved",
+    "summary": "Lawmakers voted 312 to 290 in the early hours after the coalition agreed to cut "
+    "spending on defence and raise the tax on energy profits. " * 3,
+    "published": "2025-06-02T09:30:00Z",
+    "topics": ["politics"],
+}
+
+
+# -- the sinks: their own process, so they have their own core and GIL -------------------------------
+
+
+class Sinks:
+    """A webhook sink (bare asyncio HTTP/1.1, any POST answered 200 `{}`) and aiosmtpd accepting
+    any AUTH; both count what they accept. GET /_stats on the HTTP port returns the counts."""
+
+    def __init__(self) -> None:
+        self.http_port, self.smtp_port, self.process = free_port(), free_port(), None
+
+    def __enter__(self) -> Sinks:
+        command = [sys.executable, "-m", "benchmarks.delivery", "sinks", str(self.http_port), str(self.smtp_port)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent)
+        if self.process.stdout.readline().strip() != b"ready":
+            self.__exit__()
+            raise RuntimeError("the sinks did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stats(self) -> dict[str, int]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/_stats", timeout=10) as response:
+            return json.loads(response.read())
+
+    def hook(self, i: int, scheme: str = "json", rate: str | None = None) -> str:
+        return f"{scheme}://127.0.0.1:{self.http_port}/hook/{i}" + (f"?rate={rate}" if rate else "")
+
+    def mailto(self, i: int, rate: str | None = None) -> str:
+        return (f"mailto://user:pass@localhost:{self.smtp_port}?smtp=127.0.0.1&from=a@example.com"
+                f"&to=reader{i}@example.com&mode=insecure" + (f"&rate={rate}" if rate else ""))
+
+
+class _Hook(asyncio.Protocol):
+    def __init__(self, counts: dict) -> None:
+        self.counts, self.buffer, self.transport = counts, b"", None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end_of_head := self.buffer.find(b"\r\n\r\n")) >= 0:
+            lines = self.buffer[:end_of_head].split(b"\r\n")
+            headers = dict(_header(line) for line in lines[1:])
+            end = end_of_head + 4 + int(headers.get(b"content-length") or 0)
+            if len(self.buffer) < end:
+                return  # the rest of the body is still on its way
+            self.buffer = self.buffer[end:]
+            self.transport.write(self.answer(lines[0].split(b" ")[0]))
+            if headers.get(b"connection", b"").lower() == b"close":
+                self.transport.close()
+                return
+
+    def answer(self, method: bytes) -> bytes:
+        if method == b"POST":
+            self.counts["http"] += 1
+            body = b"{}"
+        else:
+            body = json.dumps(self.counts).encode()
+        return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def _header(line: bytes) -> tuple[bytes, bytes]:
+    name, _, value = line.partition(b":")
+    return name.strip().lower(), value.strip()
+
+
+class _Mailbox:
+    def __init__(self, counts: dict) -> None:
+        self.counts = counts
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.counts["smtp"] += 1
+        return "250 OK"
+
+
+def _accept_any(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    return AuthResult(success=True)
+
+
+async def serve_sinks(http_port: int, smtp_port: int) -> None:
+    counts, loop = {"http": 0, "smtp": 0}, asyncio.get_running_loop()
+    mailbox = _Mailbox(counts)
+    hooks = await loop.create_server(lambda: _Hook(counts), "127.0.0.1", http_port, backlog=4096)
+    # AUTH in clear is fine on loopback; Apprise logs in whenever the URL has a user
+    smtp = await loop.create_server(
+        lambda: SMTP(mailbox, hostname="sink", auth_require_tls=False, authenticator=_accept_any),
+        "127.0.0.1", smtp_port, backlog=4096)
+    print("ready", flush=True)
+    async with hooks, smtp:
+        await asyncio.gather(hooks.serve_forever(), smtp.serve_forever())
+
+
+# -- the limits ---------------------------------------------------------------------------------------
+
+
+def measured(sinks: Sinks, kind: str, work) -> dict:
+    """Messages per second, per CPU-second of this process, and how busy the sinks were."""
+    before, sink_cpu = sinks.stats()[kind], tree_cpu(sinks.pid)
+    wall, cpu = time.perf_counter(), time.process_time()
+    done = work()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    accepted = sinks.stats()[kind] - before
+    if accepted != done:  # an error a client returned instead of raising
+        raise RuntimeError(f"{done} {kind} messages sent, {accepted} accepted")
+    return {"per_s": done / wall, "per_cpu_s": done / cpu, "sink_cores": (tree_cpu(sinks.pid) - sink_cpu) / wall}
+
+
+def repeated(send_one) -> int:
+    """Call send_one(i) for SLICE seconds; the count."""
+    done, deadline = 0, time.monotonic() + SLICE
+    while time.monotonic() < deadline:
+        send_one(done)
+        done += 1
+    return done
+
+
+def webhook_limits(sinks: Sinks) -> dict:
+    body = json.dumps(STORY).encode()
+    urls = [sinks.hook(i, scheme="http") for i in range(CLIENTS)]
+    return {
+        "aiohttp": measured(sinks, "http", lambda: asyncio.run(_aiohttp_posts(urls, body))),
+        "httpx": measured(sinks, "http", lambda: asyncio.run(_httpx_posts(urls, body))),
+        "requests_new_connection": measured(sinks, "http", lambda: repeated(
+            lambda i: requests.post(urls[i % CLIENTS], data=body, timeout=5).raise_for_status())),
+        "apprise_json": measured(sinks, "http", lambda: repeated(
+            lambda i: _apprise(sinks.hook(i), STORY["title"], body.decode(), None))),
+    }
+
+
+async def _aiohttp_posts(urls: list[str], body: bytes) -> int:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CLIENTS)) as session:
+
+        async def post(url: str) -> None:
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+                await response.read()
+                response.raise_for_status()
+
+        return await _lanes(urls, post)
+
+
+async def _httpx_posts(urls: list[str], body: bytes) -> int:
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(limits=limits) as client:
+
+        async def post(url: str) -> None:
+            (await client.post(url, content=body, headers={"Content-Type": "application/json"})).raise_for_status()
+
+        return await _lanes(urls, post)
+
+
+async def _lanes(urls: list[str], post) -> int:
+    deadline = time.monotonic() + SLICE
+
+    async def lane(url: str) -> int:
+        done = 0
+        while time.monotonic() < deadline:
+            await post(url)
+            done += 1
+        return done
+
+    return sum(await asyncio.gather(*(lane(url) for url in urls)))
+
+
+def _apprise(url: str, title: str, body: str, body_format: str | None) -> None:
+    sender = apprise.Apprise()
+    sender.add(url)
+    if not sender.notify(title=title, body=body, body_format=body_format):
+        raise RuntimeError(f"Apprise did not send to {url}")
+
+
+def email_limits(sinks: Sinks) -> dict:
+    message = _email()
+    html = message.get_content()
+    return {
+        "smtplib_new_connection": measured(sinks, "smtp", lambda: repeated(lambda i: _smtp_once(sinks, message))),
+        "smtplib_reused": measured(sinks, "smtp", lambda: _smtp_reused(sinks, message)),
+        "apprise_mailto": measured(sinks, "smtp", lambda: repeated(
+            lambda i: _apprise(sinks.mailto(i), message["Subject"], html, "html"))),
+    }
+
+
+def _email() -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "a@example.com", "reader@example.com", STORY["title"]
+    message.set_content(f"<html><body><h1>{STORY['title']}</h1><p>{STORY['summary'] * 3}</p>"
+                        f"<p><a href=\"{STORY['link']}\">Read more</a></p></body></html>", subtype="html")
+    return message
+
+
+def _smtp_once(sinks: Sinks, message: EmailMessage) -> None:
+    with smtplib.SMTP("127.0.0.1", sinks.smtp_port, timeout=5) as smtp:
+        smtp.login("user", "pass")
+        smtp.send_message(message)
+
+
+def _smtp_reused(sinks: Sinks, message: EmailMessage) -> int:
+    with smtplib.SMTP("127.0.0.1", sinks.smtp_port, timeout=5) as smtp:
+        smtp.login("user", "pass")
+        return repeated(lambda i: smtp.send_message(message))
+
+
+# -- the service's parts, in this process ---------------------------------------------------------------
+
+
+def parts_alone(sinks: Sinks, url: str) -> dict:
+    """deliver.send and dispatch.deliver on one thread, on a database of their own (the service uses 0)."""
+    r = connect(url.rsplit("/", 1)[0] + "/1")
+    settings = Settings(redis_url=url, allow_private_hosts=True)
+    topic = "parts"
+    store.add_topic(r, Topic(topic, topic))
+    add_subscribers(r, topic, [sinks.hook(i, rate=UNLIMITED) for i in range(K)], "part")
+    ids = pipeline.fan_out(r, [publish(r, topic)], settings)
+    story = {**STORY, "id": "p", "feed": "f"}
+    figures = {
+        "send_json": measured(sinks, "http", lambda: repeated(lambda i: send(sinks.hook(i), story, True))),
+        "dispatch_json": measured(sinks, "http", lambda: _dispatch(r, ids, settings)),
+    }
+    r.flushdb()
+    return figures
+
+
+def _dispatch(r, ids: list[str], settings: Settings) -> int:
+    done, deadline = 0, time.monotonic() + SLICE
+    while time.monotonic() < deadline and done < len(ids):
+        dispatch.deliver(r, ids[done : done + 20], settings)
+        done += len(ids[done : done + 20])
+    return done
+
+
+# -- the service ---------------------------------------------------------------------------------------
+
+
+def add_subscribers(r, topic: str, urls: list[str], prefix: str) -> None:
+    """Pipelined, in store.add_subscriber's own format (the CLI needs ~0.1 s per subscriber)."""
+    for start in range(0, len(urls), 1000):
+        subs = [Subscriber(f"{prefix}{i}", (u,), (topic,)) for i, u in enumerate(urls[start : start + 1000], start)]
+        pipe = r.pipeline(transaction=False)
+        pipe.hset("subscribers", mapping={s.name: json.dumps(dataclasses.asdict(s) | {"name": None}) for s in subs})
+        pipe.sadd(f"topic:{topic}:subs", *(s.name for s in subs))
+        pipe.execute()
+    if store.get_subscriber(r, f"{prefix}0").urls != (urls[0],):  # the store's format moved on
+        raise RuntimeError("subscribers written here do not read back through notifier.store")
+
+
+def publish(r, word: str) -> str:
+    """Claim one new story whose title matches topic `word`; it waits in stories:pending for a tick."""
+    story = Story(id=f"bench-{word}-{time.time_ns()}", feed_id="bench", title=f"Breaking: {word} {STORY['title']}",
+                  link=f"{STORY['link']}/{word}", published=None, summary=STORY["summary"], guid=f"{word}{time.time_ns()}")
+    claimed = dedup.claim_stories(r, "bench", [story], story_ttl=3600, title_ttl=3600, pending_at=time.time())
+    if claimed != [story.id]:
+        raise RuntimeError(f"story {story.id} was not claimed as new")
+    return story.id
+
+
+def service_runs(sinks: Sinks, url: str) -> dict:
+    r = connect(url)
+    plans = {
+        "webhook_unlimited": (K, lambda i: sinks.hook(i, rate=UNLIMITED)),
+        "webhook_paced": (PACED["webhook"], lambda i: sinks.hook(i)),
+        "email_unlimited": (EMAIL, lambda i: sinks.mailto(i, rate=UNLIMITED)),
+        "email_paced": (PACED["email"], lambda i: sinks.mailto(i)),
+    }
+    for name, (count, url_of) in plans.items():
+        store.add_topic(r, Topic(_word(name), _word(name)))
+        add_subscribers(r, _word(name), [url_of(i) for i in range(count)], f"{name}-")
+    with service(url) as svc:
+        svc.start("worker-poll", *child_commands()["worker-poll"][3:])
+        workers = [svc.start(f"deliver{n}", *DELIVER, "--name", f"deliver{n}").pid for n in range(DELIVER_WORKERS)]
+        svc.start("beat", "beat")
+        if not wait_until(lambda: r.get("heartbeat:worker") and r.get("heartbeat:tick"), timeout=60):
+            raise RuntimeError(f"the service did not start\n{svc.logs()}")
+        results = {}
+        for name, (count, _) in plans.items():
+            r.delete(*r.keys("rl:*") or ["-"])  # each run starts with full buckets
+            with profiled(name, workers):
+                results[name] = alert_run(r, sinks, name, count, workers)
+            if results[name]["sent"] < count:
+                results[name]["logs"] = svc.logs()[-3000:]
+    return results
+
+
+def _word(name: str) -> str:
+    """A topic per run, and a word that only that run's story contains."""
+    return "zz" + name.replace("_", "")
+
+
+def alert_run(r, sinks: Sinks, name: str, count: int, workers: list[int]) -> dict:
+    kind = "smtp" if name.startswith("email") else "http"
+    base, received, cpu, redis_cpu = _counts(r), sinks.stats()[kind], sum(map(tree_cpu, workers)), _redis_cpu(r)
+    started = time.monotonic()
+    publish(r, _word(name))
+    first, counts = None, base
+    while time.monotonic() < started + RUN_CAP:
+        counts = _counts(r)
+        if first is None and counts["sent"] > base["sent"]:
+            first = time.monotonic()
+        if counts["sent"] - base["sent"] + counts["failed"] - base["failed"] >= count:
+            break
+        time.sleep(0.02)
+    done = time.monotonic()
+    sent, worker_cpu = counts["sent"] - base["sent"], sum(map(tree_cpu, workers)) - cpu
+    return {
+        "subscribers": count, "sent": sent, "failed": counts["failed"] - base["failed"],
+        "received": sinks.stats()[kind] - received, "elapsed_s": done - started,
+        "first_send_s": (first or done) - started, "alerts_per_s": sent / (done - started),
+        "alerts_per_s_after_first": (sent - 1) / (done - first) if first and done > first else 0.0,
+        "worker_cpu_s": worker_cpu, "worker_cpu_ms_per_alert": 1000 * worker_cpu / max(sent, 1),
+        "redis_cpu_s": _redis_cpu(r) - redis_cpu,
+    }
+
+
+def _counts(r) -> dict[str, int]:
+    sent, failed = r.hmget("deliveries:count", "sent", "failed")
+    return {"sent": int(sent or 0), "failed": int(failed or 0)}
+
+
+def _redis_cpu(r) -> float:
+    info = r.info("cpu")
+    return info["used_cpu_sys"] + info["used_cpu_user"]
+
+
+@contextmanager
+def profiled(name: str, pids: list[int]):
+    """With BENCH_PROFILE=DIR and py-spy installed: each worker's on-CPU stacks in DIR/name-PID.txt."""
+    out, spy = os.environ.get("BENCH_PROFILE"), shutil.which("py-spy", path=Path(sys.executable).parent)
+    if not (out and spy):
+        yield
+        return
+    Path(out).mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        for pid in pids:
+            command = [spy, "record", "-p", str(pid), "-r", "200", "-f", "raw", "-o", f"{out}/{name}-{pid}.txt"]
+            recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stack.callback(recorder.wait, timeout=30)
+            stack.callback(recorder.send_signal, 2)  # SIGINT: py-spy writes what it has and stops
+        yield
+
+
+# -- fan-out -------------------------------------------------------------------------------------------
+
+
+def fan_out_alone(sinks: Sinks, url: str) -> dict:
+    """One story to FANOUT subscribers: match + ledger in this process, then the deliver tasks
+    enqueued on the real broker. No worker runs, so the queue is dropped afterwards unsent."""
+    r = connect(url)
+    r.flushdb()
+    settings = Settings(redis_url=url, allow_private_hosts=True)
+    started = time.perf_counter()
+    store.add_topic(r, Topic("fanout", "zzfanout"))
+    add_subscribers(r, "fanout", [sinks.hook(i) for i in range(FANOUT)], "fan-")
+    setup = time.perf_counter() - started
+    story_id = publish(r, "zzfanout")
+    deliver = _deliver_task(url)
+    started = time.perf_counter()
+    created = pipeline.fan_out(r, [story_id], settings)
+    matched = time.perf_counter()
+    batches = chunks(created, _deliver_batch())
+    for batch in batches:
+        deliver.delay(batch)
+    enqueued = time.perf_counter()
+    queued = r.llen("deliver")
+    r.flushdb()
+    return {"subscribers": FANOUT, "setup_s": setup, "deliveries": len(created), "tasks": len(batches),
+            "queued": queued, "fan_out_s": matched - started, "enqueue_s": enqueued - matched,
+            "total_s": enqueued - started, "ledger_rows_per_s": len(created) / (matched - started),
+            "tasks_per_s": len(batches) / (enqueued - matched)}
+
+
+def _deliver_task(url: str):
+    """workers.tasks.deliver, with the Celery app pointed at our Redis (it reads the settings once)."""
+    os.environ["REDIS_URL"] = url
+    get_settings.cache_clear()
+    from workers.tasks import deliver
+
+    return deliver
+
+
+def _deliver_batch() -> int:
+    from workers.tasks import DELIVER_BATCH
+
+    return DELIVER_BATCH
+
+
+# -- the report ------------------------------------------------------------------------------------------
+
+
+def run() -> dict:
+    with own_redis() as url, Sinks() as sinks:
+        limits = {**webhook_limits(sinks), **email_limits(sinks)}
+        parts = parts_alone(sinks, url)
+        served = service_runs(sinks, url)
+        fanned = fan_out_alone(sinks, url)
+    return report(limits, parts, served, fanned)
+
+
+def report(limits: dict, parts: dict, served: dict, fanned: dict) -> dict:
+    aio, smtp = limits["aiohttp"]["per_s"], limits["smtplib_reused"]["per_s"]
+    table = [
+        ("limit: aiohttp POST, c=50 keep-alive, /s", aio, None),
+        ("limit: httpx POST, c=50 keep-alive, /s", limits["httpx"]["per_s"], aio),
+        ("limit: requests.post, new connection each, /s", limits["requests_new_connection"]["per_s"], aio),
+        ("limit: Apprise json://, new object each, /s", limits["apprise_json"]["per_s"], aio),
+        ("limit: smtplib, new connection each, /s", limits["smtplib_new_connection"]["per_s"], smtp),
+        ("limit: smtplib, one connection reused, /s", smtp, None),
+        ("limit: Apprise mailto://, new object each, /s", limits["apprise_mailto"]["per_s"], smtp),
+        ("part: deliver.send json://, 1 thread, /s", parts["send_json"]["per_s"], limits["apprise_json"]["per_s"]),
+        ("part: dispatch.deliver json://, 1 thread, /s", parts["dispatch_json"]["per_s"], limits["apprise_json"]["per_s"]),
+        ("service: webhook alerts/s, no limiter (target >= 0.5x)", served["webhook_unlimited"]["alerts_per_s"], aio),
+        ("service: webhook alerts/s after the first send", served["webhook_unlimited"]["alerts_per_s_after_first"], aio),
+        ("service: webhook alerts/s, default 50/s (paced)", served["webhook_paced"]["alerts_per_s_after_first"], 50),
+        ("service: email alerts/s, no limiter (target >= 0.5x)", served["email_unlimited"]["alerts_per_s"], smtp),
+        ("service: email alerts/s after the first send", served["email_unlimited"]["alerts_per_s_after_first"], smtp),
+        ("service: email alerts/s, default 10/s (paced)", served["email_paced"]["alerts_per_s_after_first"], 10),
+        ("service: worker CPU ms per webhook alert", served["webhook_unlimited"]["worker_cpu_ms_per_alert"], None),
+        ("service: worker CPU ms per email alert", served["email_unlimited"]["worker_cpu_ms_per_alert"], None),
+        (f"fan-out {FANOUT:,}: match + ledger, s", fanned["fan_out_s"], None),
+        (f"fan-out {FANOUT:,}: enqueue {fanned['tasks']:,} deliver tasks, s", fanned["enqueue_s"], None),
+        (f"fan-out {FANOUT:,}: enqueued in s (target <= 10)", fanned["total_s"], 10),
+    ]
+    return {"subscribers": K, "limits": limits, "parts": parts, "service": served, "fan_out": fanned, "table": table}
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["sinks"]:
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd warns about itself on every login
+    asyncio.run(serve_sinks(int(sys.argv[2]), int(sys.argv[3])))

@@ -226,9 +226,12 @@ def _map_error(exc: Exception, url: URL) -> FetchError:
     return FetchError(kind, f"{kind}: {detail} ({type(exc).__name__})")
 
 
-async def fetch_many(requests: list[FetchRequest], limits: FetchLimits) -> list[FetchResult | FetchError]:
+async def fetch_many(
+    requests: list[FetchRequest], limits: FetchLimits, session: aiohttp.ClientSession | None = None
+) -> list[FetchResult | FetchError]:
     """Fetch all at once over one session; results in the order of `requests`, errors returned.
-    A fetch waits for a free slot (overall and per host) before its deadline starts running."""
+    A fetch waits for a free slot (overall and per host) before its deadline starts running.
+    Pass a long-lived `session` to keep connections alive from one batch to the next."""
     slots = asyncio.Semaphore(limits.concurrency)
     hosts = defaultdict(lambda: asyncio.Semaphore(limits.per_host))
 
@@ -240,8 +243,10 @@ async def fetch_many(requests: list[FetchRequest], limits: FetchLimits) -> list[
             except FetchError as exc:
                 return exc
 
-    async with make_session(limits) as session:
+    if session is not None:
         return list(await asyncio.gather(*(one(session, request) for request in requests)))
+    async with make_session(limits) as own:
+        return list(await asyncio.gather(*(one(own, request) for request in requests)))
 
 
 def fetch(

@@ -9,7 +9,6 @@ Each function takes ids, works against Redis and is safe to run twice. The Celer
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from dataclasses import dataclass
 import redis
 
 from notifier import dedup, dispatch, fanout, store, websub
-from notifier.fetch import FetchError, FetchLimits, FetchRequest, fetch_many
+from notifier.fetch import FetchError, FetchLimits, FetchRequest
+from notifier.fetchloop import fetch_batch
 from notifier.parse import parse_feed
 from notifier.polling import parse_if_changed, record_error, record_success
 from notifier.schedule import claim_due
@@ -49,7 +49,7 @@ def poll_feeds(r: redis.Redis, feed_ids: list[str], settings: Settings) -> list[
     """Fetch a batch of feeds concurrently; return the ids of the stories that are new."""
     feeds = [f for f in store.get_feeds(r, feed_ids) if f.enabled]
     requests = [FetchRequest(f.url, etag=f.etag, last_modified=f.last_modified) for f in feeds]
-    results = asyncio.run(fetch_many(requests, FetchLimits.from_settings(settings))) if feeds else []
+    results = fetch_batch(requests, FetchLimits.from_settings(settings))
     new: list[str] = []
     for feed, result in zip(feeds, results, strict=True):
         new += absorb(r, feed, result, settings)

@@ -108,18 +108,18 @@ def test_a_feed_failing_long_enough_is_disabled_and_enable_rearms_it(env, r, ser
 
 
 @pytest.mark.parametrize(
-    "kind, opts, error_kind",
+    "kind, opts, error_kind, total, read",
     [
-        ("gzip_bomb", {}, "too_large"),
-        ("huge", {"size": 20 * 1024 * 1024}, "too_large"),
-        ("drip", {"interval": 0.5}, "timeout"),
+        ("gzip_bomb", {}, "too_large", "20", "10"),  # generous clocks: only the size cap may stop it
+        ("huge", {"size": 20 * 1024 * 1024}, "too_large", "20", "10"),
+        ("drip", {"interval": 0.5}, "timeout", "2", "1"),  # a byte every 0.5 s never trips the read timeout
     ],
 )
 def test_hostile_servers_are_cut_off_and_recorded_as_errors(
-    env, r, server, monkeypatch, kind, opts, error_kind
+    env, r, server, monkeypatch, kind, opts, error_kind, total, read
 ):
-    monkeypatch.setenv("NOTIFIER_FETCH_TOTAL_TIMEOUT", "2")
-    monkeypatch.setenv("NOTIFIER_FETCH_READ_TIMEOUT", "1")
+    monkeypatch.setenv("NOTIFIER_FETCH_TOTAL_TIMEOUT", total)
+    monkeypatch.setenv("NOTIFIER_FETCH_READ_TIMEOUT", read)
     get_settings.cache_clear()
     feed = add(r, server)
     server.behave("/f.xml", kind, **opts)

@@ -208,6 +208,13 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False  # a dripping handler must not hold up stop()
     feeds: FeedServer
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up on us (a fetch cut at its cap or deadline) is expected, not news."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so per-host connection limits are observable

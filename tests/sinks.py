@@ -66,6 +66,14 @@ class SmtpSink:
         self.controller.stop()
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hanging up is not news
+            super().handle_error(request, client_address)
+
+
 class HttpSink:
     """Records every request; answers from a script of (status, headers) or 200."""
 
@@ -103,7 +111,7 @@ class HttpSink:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
 

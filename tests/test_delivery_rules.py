@@ -116,3 +116,21 @@ def test_an_alert_older_than_the_maximum_age_is_dropped_not_sent_late(env, r, si
     r.hset(f"delivery:{row.id}", "next_at", time.time() - 3600)
     run_ticks(r)
     assert ledger.get(r, row.id).state == "dropped" and len(sink.requests) == 1
+
+
+def test_a_failed_delivery_can_be_retried_by_hand_and_then_arrives(env, r, sink):
+    from notifier import views
+
+    store.add_topic(r, Topic("storms", "storm"))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/ann"),), ("storms",)))
+    sink.responses.extend([(500, {})] * 10)
+    publish(r, "Storm hits the north coast tonight")
+    for _ in range(get_settings().delivery_max_attempts):
+        run_ticks(r)
+        make_due_now(r)
+    [row] = ledger.recent(r)
+    assert row.state == "failed"
+    sink.responses.clear()
+    assert views.retry_delivery(r, row.id)
+    run_ticks(r)
+    assert ledger.get(r, row.id).state == "sent" and sink.requests[-1]["status"] == 200

@@ -146,3 +146,20 @@ def test_parse_prints_a_local_file_as_json_lines(tmp_path):
     stories = [json.loads(line) for line in lines]
     assert len(stories) == 33
     assert all({"id", "title", "link", "published", "summary"} <= set(s) for s in stories)
+
+
+def test_feed_enable_rearms_a_disabled_feed(tmp_path, redis_url):
+    import redis as redis_lib
+
+    from notifier import store
+
+    env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path), "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true"}
+    with Service(env, tmp_path) as service:
+        feed_id = service.cli("feed", "add", "http://127.0.0.1:9/feed.xml").stdout.strip()
+        r = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+        store.update_feed(r, feed_id, enabled=False, errors=12, interval_reason="disabled: 12 errors")
+        r.zrem("feeds:due", feed_id)
+        service.cli("feed", "enable", feed_id)
+        [feed] = service.cli_json("feed", "list")
+        assert feed["enabled"] and feed["errors"] == 0 and r.zscore("feeds:due", feed_id) is not None
+        assert service.cli("feed", "enable", "nope", check=False).returncode == 2

@@ -14,7 +14,9 @@ dated up to ~6 hours before the base time, every ~7 minutes, as a busy news feed
 keep-alive, ETag and 304, from a bare asyncio protocol: a benchmark must never measure its feed
 server, and aiohttp.web answers fewer 304s per core than aiohttp's client asks for (see
 docs/performance.md). Feed i lives at http://HOSTS[i % len(HOSTS)]:PORT/feeds/i.xml. Control:
-GET /_stats (JSON counts), GET /_change?n=K (K feeds get a new story), GET /_reset.
+GET /_stats (JSON counts), GET /_change?n=K&among=M (K of the first M feeds get a new story),
+GET /_reset,
+GET /_keepalive?on=0|1 (0: every feed answer says Connection: close and closes).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from xml.sax.saxutils import escape
 from notifier.embedded import free_port
 
 ITEMS = 50
+FIRST_ETAG = '"v0"'  # every feed's ETag until its first change
 SIZE = (30_000, 60_000)
 BASE_TIME = datetime(2025, 6, 2, 9, 30, tzinfo=UTC).timestamp()  # the default: bytes independent of the day
 _SECTIONS = "world politics business technology science health sport culture climate europe asia".split()
@@ -168,7 +171,8 @@ class _Server:
         self.feeds = feeds
         self.counts = {"200": 0, "304": 0, "404": 0, "changed": 0}
         self.rng = random.Random(feeds.seed)
-        self.etags = [b'"v0"'] * feeds.count
+        self.etags = [FIRST_ETAG.encode()] * feeds.count
+        self.closing = b""  # b"Connection: close\r\n" while every feed answer ends its connection
 
     def answer(self, path: bytes, if_none_match: bytes | None) -> bytes:
         i = int(path[7:].partition(b".")[0]) if path.startswith(b"/feeds/") else -1
@@ -176,31 +180,34 @@ class _Server:
             etag = self.etags[i]
             if if_none_match == etag:
                 self.counts["304"] += 1
-                return b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\n\r\n"
+                return b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\n" + self.closing + b"\r\n"
             self.counts["200"] += 1
             body = self.feeds.body(i)
-            return _response(b"200 OK", body, b"application/rss+xml; charset=utf-8", etag)
+            return _response(b"200 OK", body, b"application/rss+xml; charset=utf-8", etag, self.closing)
         return self.control(path)
 
     def control(self, path: bytes) -> bytes:
         route, _, query = path.decode().partition("?")
         if route == "/_change":
-            n = int(query.partition("=")[2] or 1)
-            for i in self.rng.sample(range(self.feeds.count), n):
+            args = dict(pair.partition("=")[::2] for pair in query.split("&"))
+            n, among = int(args.get("n", 1)), int(args.get("among", self.feeds.count))
+            for i in self.rng.sample(range(among), n):
                 self.feeds.change(i)
                 self.etags[i] = f'"v{self.feeds.versions[i]}"'.encode()
             self.counts["changed"] += n
         elif route == "/_reset":
             self.counts = dict.fromkeys(self.counts, 0)
+        elif route == "/_keepalive":
+            self.closing = b"" if query.endswith("=1") else b"Connection: close\r\n"
         elif route != "/_stats":
             self.counts["404"] += 1
             return _response(b"404 Not Found", b"not found\n", b"text/plain", b'"404"')
         return _response(b"200 OK", json.dumps(self.counts).encode(), b"application/json", b'"c"')
 
 
-def _response(status: bytes, body: bytes, content_type: bytes, etag: bytes) -> bytes:
-    head = b"HTTP/1.1 %s\r\nContent-Type: %s\r\nETag: %s\r\nContent-Length: %d\r\n\r\n"
-    return head % (status, content_type, etag, len(body)) + body
+def _response(status: bytes, body: bytes, content_type: bytes, etag: bytes, more: bytes = b"") -> bytes:
+    head = b"HTTP/1.1 %s\r\nContent-Type: %s\r\nETag: %s\r\nContent-Length: %d\r\n%s\r\n"
+    return head % (status, content_type, etag, len(body), more) + body
 
 
 class _Connection(asyncio.Protocol):
@@ -219,7 +226,8 @@ class _Connection(asyncio.Protocol):
             lines = head.split(b"\r\n")
             path, headers = lines[0].split(b" ")[1], dict(_header(line) for line in lines[1:])
             self.transport.write(self.server.answer(path, headers.get(b"if-none-match")))
-            if headers.get(b"connection", b"").lower() == b"close":
+            closing = self.server.closing and path.startswith(b"/feeds/")
+            if closing or headers.get(b"connection", b"").lower() == b"close":
                 self.transport.close()
                 return
 
@@ -230,9 +238,7 @@ def _header(line: bytes) -> tuple[bytes, bytes]:
 
 
 async def serve(count: int, seed: int, base: float, port: int, hosts: list[str]) -> None:
-    feeds = FeedSet(count, seed, base)
-    for i in range(count):
-        feeds.body(i)  # all rendered before we say we are ready
+    feeds = FeedSet(count, seed, base)  # a body is rendered when first asked for: 304s need none
     server = _Server(feeds)
     loop = asyncio.get_running_loop()
     listening = await loop.create_server(lambda: _Connection(server), hosts, port, backlog=4096)
@@ -275,12 +281,16 @@ class FeedServer:
     def stats(self) -> dict[str, int]:
         return self._control("/_stats")
 
-    def change(self, n: int) -> dict[str, int]:
-        """Give `n` feeds chosen at random (seeded) a new story at the top."""
-        return self._control(f"/_change?n={n}")
+    def change(self, n: int, among: int | None = None) -> dict[str, int]:
+        """Give `n` feeds chosen at random (seeded) among the first `among` a new story at the top."""
+        return self._control(f"/_change?n={n}&among={among or self.count}")
 
     def reset(self) -> dict[str, int]:
         return self._control("/_reset")
+
+    def keep_alive(self, on: bool) -> dict[str, int]:
+        """Off: every feed answer closes its connection, as polls 60 s apart to separate sites find."""
+        return self._control(f"/_keepalive?on={int(on)}")
 
     def _control(self, path: str) -> dict[str, int]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as response:

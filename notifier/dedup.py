@@ -103,3 +103,9 @@ def claim_stories(
 def load_story(r: redis.Redis, story_id: str) -> dict | None:
     raw = r.get(f"story:{story_id}")
     return json.loads(raw) if raw else None
+
+
+def load_stories(r: redis.Redis, story_ids: list[str]) -> dict[str, dict]:
+    unique = sorted(set(story_ids))
+    raws = r.mget([f"story:{sid}" for sid in unique]) if unique else []
+    return {sid: json.loads(raw) for sid, raw in zip(unique, raws, strict=True) if raw}

@@ -13,10 +13,9 @@ import time
 
 import redis
 
-from notifier import dedup, httpwatch, ledger, notices, ratelimit, store
-from notifier.deliver import DeliveryError, send, send_digest
+from notifier import dedup, httpwatch, ledger, notices, ratelimit, sendbatch, store
+from notifier.deliver import DeliveryError, send_digest
 from notifier.models import Delivery
-from notifier.render import render_delivery
 from notifier.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,35 +23,68 @@ INTERRUPTED = "interrupted during send; not resent to avoid a duplicate"
 
 
 def deliver(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
-    for delivery_id in delivery_ids:
-        deliver_one(r, delivery_id, settings)
-
-
-def deliver_one(r: redis.Redis, delivery_id: str, settings: Settings) -> None:
-    record = ledger.get(r, delivery_id)
+    """Send a batch: settle what is not ours to send, pace, claim, render, send, record."""
     now = time.time()
-    if record is None or record.state in ("sent", "failed", "dropped"):
-        r.zrem("deliveries:due", delivery_id)
-        return
-    if record.state == "held":
-        return release_held(r, record, settings)
-    if record.state == "sending":
+    ready = [rec for rec in ledger.get_many(r, delivery_ids) if triage(r, rec, settings, now)]
+    if ready:
+        send_ready(r, ready, settings)
+
+
+def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> bool:
+    """True for an alert waiting to be sent now; everything else is settled here."""
+    if record.state in ("sent", "failed", "dropped"):
+        r.zrem("deliveries:due", record.id)
+    elif record.state == "held":
+        release_held(r, record, settings)
+    elif record.state == "sending":
         if record.updated + settings.lease_seconds <= now:
             # the worker that was sending died mid-send: we cannot know if it arrived, and a
             # second copy is worse than a gap, so we stop and say so in the ledger
-            ledger.finish(r, delivery_id, "failed", error=INTERRUPTED)
-        return
-    if now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
-        ledger.finish(r, delivery_id, "dropped", error="too old to be worth sending")
+            ledger.finish(r, record.id, "failed", error=INTERRUPTED)
+    elif now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
+        ledger.finish(r, record.id, "dropped", error="too old to be worth sending")
         r.hincrby("deliveries:count", "dropped_stale", 1)
+    else:
+        return True
+    return False
+
+
+def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> None:
+    subscribers = {s.name: s for s in store.get_subscribers(r, sorted({rec.subscriber for rec in records}))}
+    urls = {rec.id: url_of(rec, subscribers, settings) for rec in records}
+    for rec in [rec for rec in records if urls[rec.id] is None]:
+        outcome(r, [rec], DeliveryError("the subscriber's URL is gone", permanent=True), settings)
+    waiting = [rec for rec in records if urls[rec.id]]
+    waits = ratelimit.take_each(r, [ratelimit.destination_keys(urls[rec.id]) for rec in waiting])
+    later = {rec.id: time.time() + wait for rec, wait in zip(waiting, waits, strict=True) if wait > 0}
+    if later:  # waiting for a token is not a failure: state and attempts stay as they are
+        r.zadd("deliveries:due", later, xx=True)
+    owned = set(
+        ledger.begin_many(
+            r, [rec.id for rec in waiting if rec.id not in later], time.time() + settings.lease_seconds
+        )
+    )
+    mine = [rec for rec in waiting if rec.id in owned]
+    if not mine:
         return
-    url, stories = target_and_stories(r, record, [record.story], settings)
-    if url and paced(r, url, [delivery_id]):
-        return
-    if ledger.begin(r, delivery_id, now + settings.lease_seconds) != "go":
-        return
-    error = attempt(lambda: send_one(r, record, url, stories[0], settings), url, stories)
-    outcome(r, [record], error, settings, url=url)
+    results = sendbatch.send_rendered(r, mine, urls, settings, set(subscribers))
+    ledger.sent_many(r, [rec.id for rec in mine if results[rec.id] is None])
+    for rec in mine:
+        error = results[rec.id]
+        if error is not None and getattr(error, "deferred", False):
+            ledger.defer(r, rec.id, time.time() + error.retry_after)
+        elif error is not None:
+            outcome(r, [rec], error, settings, url=urls[rec.id])
+    log.info("sent %d of %d alert(s)", sum(v is None for v in results.values()), len(mine))
+
+
+def url_of(record: Delivery, subscribers: dict, settings: Settings) -> str | None:
+    if record.subscriber == notices.OPERATOR:
+        urls = settings.operator_targets
+    else:
+        sub = subscribers.get(record.subscriber)
+        urls = sub.urls if sub else ()
+    return next((u for u in urls if ledger.url_hash(u) == record.url_hash), None)
 
 
 def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
@@ -69,27 +101,13 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
         return
     records = [d for d in candidates if d.id in set(taken)]
     url, stories = target_and_stories(r, record, [d.story for d in records], settings)
-    if len(stories) == 1:
-        error = attempt(lambda: send_one(r, record, url, stories[0], settings), url, stories)
+    if len(stories) == 1 and url:
+        subs = {record.subscriber} if record.subscriber != notices.OPERATOR else set()
+        error = sendbatch.send_rendered(r, records[:1], {records[0].id: url}, settings, subs)[records[0].id]
     else:
-        digest = lambda: send_digest(for_apprise(url), stories, settings.allow_private_hosts)  # noqa: E731
+        digest = lambda: send_digest(sendbatch.for_apprise(url), stories, settings.allow_private_hosts)  # noqa: E731
         error = attempt(digest, url, stories)
     outcome(r, records, error, settings, held_key=held_key, url=url)
-
-
-def for_apprise(url: str) -> str:
-    return ratelimit.split_rate_override(url)[0]  # our `rate=` is not Apprise's business
-
-
-def send_one(r: redis.Redis, record: Delivery, url: str, story: dict, settings: Settings) -> None:
-    """Rendered for its channel, with the topics it matched and the subscriber's unsubscribe link."""
-    clean = for_apprise(url)
-    send(
-        clean,
-        story,
-        settings.allow_private_hosts,
-        render_delivery(r, settings, record.subscriber, clean, story),
-    )
 
 
 def target_of(r: redis.Redis, record: Delivery, settings: Settings) -> str | None:

@@ -10,7 +10,6 @@ import redis
 
 from notifier import dedup, ledger, match, quiet, store
 from notifier.models import Subscriber, Topic
-from notifier.redact import redact
 from notifier.settings import Settings
 
 CREATE_CHUNK = 2000  # rows per Lua call: big enough to be cheap, small enough not to stall Redis
@@ -47,11 +46,17 @@ def release_for(sub: Subscriber, urgent_topics: set[str], now: float) -> float |
     )
 
 
-def rows_for(story_id: str, subs: list[Subscriber], urgent_topics: set[str], now: float) -> list[tuple]:
+def rows_for(
+    r: redis.Redis, story_id: str, matched: list[str], urgent_topics: set[str], now: float
+) -> list[tuple]:
+    """One ledger row per (subscriber, URL) following any matched topic, from the topic indexes."""
+    targets = store.targets_of(r, matched)
+    holders = sorted({field.split("\0")[0] for field, entry in targets.items() if entry.endswith("\theld")})
+    held = {sub.name: release_for(sub, urgent_topics, now) for sub in store.get_subscribers(r, holders)}
     rows = []
-    for sub in subs:
-        held_until = release_for(sub, urgent_topics, now)
-        rows += [(story_id, sub.name, ledger.url_hash(u), redact(u), held_until) for u in sub.active_urls()]
+    for field, entry in targets.items():
+        name, uhash = field.split("\0")
+        rows.append((story_id, name, uhash, entry.partition("\t")[0], held.get(name)))
     return rows
 
 
@@ -66,8 +71,7 @@ def fan_out(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[st
             r.zrem("stories:pending", story_id)
             continue
         matched = matching_topics(topics, story)
-        subs = store.get_subscribers(r, sorted(store.subscribers_of(r, list(matched))))
-        rows = rows_for(story_id, subs, urgent.intersection(matched), time.time())
+        rows = rows_for(r, story_id, sorted(matched), urgent.intersection(matched), time.time())
         for start in range(0, len(rows), CREATE_CHUNK):
             created += ledger.create(
                 r,

@@ -18,32 +18,45 @@ import redis
 from notifier.models import Delivery, url_hash  # noqa: F401 - url_hash is used as ledger.url_hash
 
 CREATE_LUA = """
-local created = {}
-local ttl, due_at, now = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-for i = 4, #ARGV, 6 do
+local created, due = {}, {}
+local ttl, due_at, now, story = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+for i = 5, #ARGV, 6 do
   local id = ARGV[i]
   local key = 'delivery:' .. id
   if redis.call('EXISTS', key) == 0 then
     local held_until = ARGV[i + 5]
+    local state = held_until == '' and 'pending' or 'held'
     redis.call('HSET', key, 'id', id, 'story', ARGV[i + 1], 'subscriber', ARGV[i + 2],
-      'url_hash', ARGV[i + 3], 'target', ARGV[i + 4], 'state', 'pending', 'attempts', 0,
+      'url_hash', ARGV[i + 3], 'target', ARGV[i + 4], 'state', state, 'attempts', 0,
       'created', now, 'updated', now)
     redis.call('EXPIRE', key, ttl)
     if held_until ~= '' then
-      redis.call('HSET', key, 'state', 'held', 'next_at', held_until)
+      redis.call('HSET', key, 'next_at', held_until)
       redis.call('ZADD', 'deliveries:due', held_until, id)
       redis.call('SADD', 'held:' .. ARGV[i + 2] .. ':' .. ARGV[i + 3], id)
     else
-      redis.call('ZADD', 'deliveries:due', due_at, id)
+      table.insert(due, due_at)
+      table.insert(due, id)
     end
-    redis.call('RPUSH', 'story:' .. ARGV[i + 1] .. ':deliveries', id)
-    redis.call('EXPIRE', 'story:' .. ARGV[i + 1] .. ':deliveries', ttl)
-    redis.call('LPUSH', 'deliveries:recent', id)
-    if held_until == '' then table.insert(created, id) end
+    table.insert(created, id)
   end
 end
-redis.call('LTRIM', 'deliveries:recent', 0, 9999)
-return created
+-- the per-story lists and the due set are written in bulk, not once per row
+for first = 1, #created, 4000 do
+  local last = math.min(first + 3999, #created)
+  redis.call('RPUSH', 'story:' .. story .. ':deliveries', unpack(created, first, last))
+  redis.call('LPUSH', 'deliveries:recent', unpack(created, first, last))
+end
+for first = 1, #due, 4000 do
+  redis.call('ZADD', 'deliveries:due', unpack(due, first, math.min(first + 3999, #due)))
+end
+if #created > 0 then
+  redis.call('EXPIRE', 'story:' .. story .. ':deliveries', ttl)
+  redis.call('LTRIM', 'deliveries:recent', 0, 9999)
+end
+local now_due = {}
+for n = 2, #due, 2 do table.insert(now_due, due[n]) end
+return now_due
 """
 
 BEGIN_LUA = """
@@ -56,6 +69,21 @@ if state == 'pending' or state == 'retrying' then
   return 'go'
 end
 return state or 'missing'
+"""
+
+BEGIN_MANY_LUA = """
+local taken = {}
+for i = 3, #ARGV do
+  local key = 'delivery:' .. ARGV[i]
+  local state = redis.call('HGET', key, 'state')
+  if state == 'pending' or state == 'retrying' then
+    redis.call('HSET', key, 'state', 'sending', 'updated', ARGV[1])
+    redis.call('HINCRBY', key, 'attempts', 1)
+    redis.call('ZADD', 'deliveries:due', ARGV[2], ARGV[i])
+    table.insert(taken, ARGV[i])
+  end
+end
+return taken
 """
 
 BEGIN_HELD_LUA = """
@@ -81,20 +109,48 @@ def create(r: redis.Redis, rows: list[tuple], *, ttl: int, lease_until: float) -
     """Record deliveries that don't exist yet; return the new ones to send now.
 
     A row is (story, subscriber, url_hash, target) or, for an alert to hold, the same plus the
-    time to release it; held rows wait in the due set and are not returned.
+    time to release it; held rows wait in the due set and are not returned. One call per story.
     """
-    args: list = [ttl, lease_until, time.time()]
+    by_story: dict[str, list] = {}
     for story, subscriber, uhash, target, *held in rows:
         held_until = held[0] if held and held[0] else ""
-        args += [delivery_id(story, subscriber, uhash), story, subscriber, uhash, target, held_until]
-    if len(args) == 3:
-        return []
-    return list(r.register_script(CREATE_LUA)(args=args))
+        by_story.setdefault(story, []).extend(
+            [delivery_id(story, subscriber, uhash), story, subscriber, uhash, target, held_until]
+        )
+    script, created = r.register_script(CREATE_LUA), []
+    for story, args in by_story.items():
+        created += script(args=[ttl, lease_until, time.time(), story, *args])
+    return created
 
 
 def begin(r: redis.Redis, delivery_id_: str, lease_until: float) -> str:
     """'go' if this caller now owns the send; otherwise the state that stopped it."""
     return r.register_script(BEGIN_LUA)(args=[delivery_id_, time.time(), lease_until])
+
+
+def begin_many(r: redis.Redis, ids: list[str], lease_until: float) -> list[str]:
+    """`begin` for a batch: the ids this caller now owns the send of."""
+    return list(r.register_script(BEGIN_MANY_LUA)(args=[time.time(), lease_until, *ids])) if ids else []
+
+
+def sent_many(r: redis.Redis, ids: list[str]) -> None:
+    """Mark a batch sent in one round trip."""
+    now, pipe = time.time(), r.pipeline(transaction=False)
+    for did in ids:
+        pipe.hset(f"delivery:{did}", mapping={"state": "sent", "updated": now, "last_error": ""})
+    if ids:
+        pipe.zrem("deliveries:due", *ids)
+        pipe.hincrby("deliveries:count", "sent", len(ids))
+    pipe.execute()
+
+
+def defer(r: redis.Redis, delivery_id_: str, until: float) -> None:
+    """Give back a send we took but did not try: as it was, due again at `until`."""
+    pipe = r.pipeline(transaction=True)
+    pipe.hincrby(f"delivery:{delivery_id_}", "attempts", -1)
+    pipe.hset(f"delivery:{delivery_id_}", mapping={"state": "retrying", "next_at": until, "updated": time.time()})
+    pipe.zadd("deliveries:due", {delivery_id_: until})
+    pipe.execute()
 
 
 def begin_held(r: redis.Redis, ids: list[str], lease_until: float) -> list[str]:

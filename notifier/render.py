@@ -201,6 +201,24 @@ def links_for(r: redis.Redis, settings: Settings, subscriber: str, url: str) -> 
     return Links(manage_url=f"{base}/", unsubscribe_url=f"{base}/unsubscribe/{token}")
 
 
+def links_many(
+    r: redis.Redis, settings: Settings, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], Links]:
+    """links_for a whole batch of (subscriber, url) in three round trips."""
+    r.set(SECRET_KEY, secrets.token_hex(32), nx=True)
+    secret = r.get(SECRET_KEY)
+    key = secret.encode() if isinstance(secret, str) else secret
+    links, tokens, base = {}, {}, settings.base_url
+    for subscriber, url in set(pairs):
+        url_hash = ledger.url_hash(url)
+        token = hmac.new(key, f"{subscriber}\0{url_hash}".encode(), hashlib.sha256).hexdigest()[:32]
+        tokens[token] = json.dumps({"subscriber": subscriber, "url_hash": url_hash})
+        links[(subscriber, url)] = Links(manage_url=f"{base}/", unsubscribe_url=f"{base}/unsubscribe/{token}")
+    if tokens:
+        r.hset(TOKENS_KEY, mapping=tokens)
+    return links
+
+
 def unsubscribe_token(r: redis.Redis, subscriber: str, url_hash: str) -> str:
     r.set(SECRET_KEY, secrets.token_hex(32), nx=True)  # made once, shared by every process
     secret = r.get(SECRET_KEY)

@@ -14,7 +14,8 @@ import time
 
 import redis
 
-from notifier.models import Feed, Subscriber, Topic
+from notifier.models import Feed, Subscriber, Topic, url_hash
+from notifier.redact import redact
 
 FEED_FIELDS = {f.name for f in dataclasses.fields(Feed)}
 
@@ -133,15 +134,43 @@ def topic_exists(r: redis.Redis, name: str) -> bool:
 
 
 def add_subscriber(r: redis.Redis, sub: Subscriber) -> None:
-    """Add or replace a subscriber, keeping the topic index in step."""
+    """Add or replace a subscriber, keeping the topic indexes in step.
+
+    `topic:{name}:targets` holds, per topic, one field per (subscriber, URL) with what a fan-out
+    needs (the redacted target, and whether the subscriber holds alerts): a story matching a
+    topic of 100,000 followers then costs one HGETALL, not 100,000 records to decode and parse.
+    """
     old = get_subscriber(r, sub.name, missing_ok=True)
     pipe = r.pipeline(transaction=True)
     for topic in old.topics if old else ():
         pipe.srem(f"topic:{topic}:subs", sub.name)
+        pipe.hdel(f"topic:{topic}:targets", *[target_field(sub.name, u) for u in old.urls] or ["-"])
     pipe.hset("subscribers", sub.name, json.dumps(dataclasses.asdict(sub) | {"name": None}))
+    entries = {target_field(sub.name, u): target_entry(sub, u) for u in sub.active_urls()}
     for topic in sub.topics:
         pipe.sadd(f"topic:{topic}:subs", sub.name)
+        if entries:
+            pipe.hset(f"topic:{topic}:targets", mapping=entries)
     pipe.execute()
+
+
+def target_field(name: str, url: str) -> str:
+    return f"{name}\0{url_hash(url)}"
+
+
+def target_entry(sub: Subscriber, url: str) -> str:
+    return f"{redact(url)}\t{'held' if sub.quiet or sub.digest else ''}"
+
+
+def targets_of(r: redis.Redis, topic_names: list[str]) -> dict[str, str]:
+    """(subscriber NUL url_hash) -> (redacted target TAB flags), over all the given topics."""
+    pipe = r.pipeline(transaction=False)
+    for name in topic_names:
+        pipe.hgetall(f"topic:{name}:targets")
+    merged: dict[str, str] = {}
+    for entries in pipe.execute():
+        merged.update(entries)
+    return merged
 
 
 def get_subscriber(r: redis.Redis, name: str, missing_ok: bool = False) -> Subscriber | None:

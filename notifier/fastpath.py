@@ -1,0 +1,141 @@
+"""A pooled fast path for the two high-volume channels, with the same observable result as Apprise.
+
+Apprise builds a new HTTP session, SMTP connection and SSL context for every message (LIMITS.md:
+14-21x below the raw clients). For `json://`/`jsons://` webhooks and `mailto://`/`mailtos://`
+e-mail we send ourselves over pooled connections (fastpath_http, fastpath_smtp), but read every
+setting from the plugin object Apprise parses from the URL, so the URL means what it means to
+Apprise. A URL using a feature we do not reproduce exactly is not `supports()`ed: Apprise sends it.
+
+    if all(fastpath.supports(job.url) for job in jobs):
+        errors = fastpath.send_batch(jobs, allow_private=settings.allow_private_hosts)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import apprise
+from apprise.common import OverflowMode
+from apprise.conversion import convert_between
+from apprise.plugins.base import NotifyBase
+from apprise.plugins.custom_json import NotifyJSON
+from apprise.plugins.email import NotifyEmail
+
+from notifier import netguard
+from notifier.deliver import DeliveryError
+from notifier.redact import redact, redact_text, remember_secrets
+from notifier.render import Rendered
+
+__all__ = ["Job", "failed", "send_batch", "supports"]
+
+SCHEMES = {"json": NotifyJSON, "jsons": NotifyJSON, "mailto": NotifyEmail, "mailtos": NotifyEmail}
+
+
+@dataclass(frozen=True)
+class Job:
+    url: str
+    title: str
+    body: str
+    body_format: str | None
+    headers: dict
+
+    @classmethod
+    def from_rendered(cls, rendered: Rendered) -> Job:
+        return cls(
+            rendered.url_for_apprise, rendered.title, rendered.body, rendered.body_format, rendered.headers
+        )
+
+
+@dataclass(frozen=True)
+class Message:
+    """A job as Apprise would hand it to the plugin's send(): format resolved, body converted."""
+
+    plugin: NotifyBase
+    title: str
+    body: str
+    body_format: str
+    headers: dict
+    where: str  # scheme://host, for error messages
+
+
+def failed(message: str, *, permanent: bool = False, retry_after: float | None = None) -> DeliveryError:
+    """The adapter's one error type, plus how long the service asked us to wait (429/503)."""
+    error = DeliveryError(redact_text(message), permanent=permanent)
+    error.retry_after = retry_after
+    return error
+
+
+@lru_cache(maxsize=4096)
+def plugin_for(url: str) -> NotifyBase | None:
+    """Apprise's own parse of the URL, once per URL: its settings are what we send by."""
+    return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+
+
+def supports(url: str) -> bool:
+    """True when the fast path sends this URL exactly as Apprise would; else leave it to Apprise."""
+    from notifier import fastpath_http, fastpath_smtp  # they import failed() from here
+
+    kind = SCHEMES.get(urlsplit(url).scheme.lower())
+    plugin = plugin_for(url) if kind else None
+    if plugin is None or type(plugin) is not kind or not _plain_send(plugin):
+        return False
+    return fastpath_http.supports(plugin) if kind is NotifyJSON else fastpath_smtp.supports(plugin)
+
+
+def _plain_send(plugin: NotifyBase) -> bool:
+    """Apprise would pass the title and body through untouched: no splitting, emojis or escapes."""
+    return bool(
+        plugin.enabled
+        and plugin.overflow_mode == OverflowMode.UPSTREAM
+        and plugin.title_maxlen > 0  # else Apprise folds the title into the body
+        and plugin.body_max_line_count <= 0
+        and not plugin.interpret_emojis
+        and not plugin.asset.interpret_escapes
+        and not plugin.asset._payload_max_size
+        and type(plugin).dialect_convert is NotifyBase.dialect_convert
+    )
+
+
+def send_batch(
+    jobs: list[Job],
+    *,
+    allow_private: bool,
+    timeout: float = 15.0,
+    policy: netguard.AddressPolicy | None = None,
+) -> list[DeliveryError | None]:
+    """Send every job; one result per job, in order: None when sent, else a DeliveryError.
+
+    Webhooks go out concurrently on this process's event loop while the e-mails go out here, in
+    order, over this thread's pooled SMTP connections. `policy` (tests) replaces allow_private's rule.
+    """
+    from notifier import fastpath_http, fastpath_smtp
+
+    messages = [_message(job) for job in jobs]
+    hooks = [i for i, m in enumerate(messages) if isinstance(m, Message) and isinstance(m.plugin, NotifyJSON)]
+    pending = (
+        fastpath_http.submit([messages[i] for i in hooks], allow_private, policy, timeout) if hooks else None
+    )
+    results = [m if isinstance(m, DeliveryError) else None for m in messages]
+    for i, message in enumerate(messages):
+        if isinstance(message, Message) and isinstance(message.plugin, NotifyEmail):
+            results[i] = fastpath_smtp.send(message, allow_private, policy, timeout)
+    for i, result in zip(hooks, pending.result() if pending else [], strict=True):
+        results[i] = result
+    return results
+
+
+def _message(job: Job) -> Message | DeliveryError:
+    try:
+        remember_secrets(job.url)  # any library text quoting a piece of the URL is masked
+        if not supports(job.url):
+            return failed(f"{redact(job.url)} is not a URL the fast path sends; send it through Apprise")
+        if not job.body:
+            return failed(f"nothing to send to {redact(job.url)} (an empty body)")
+        plugin = plugin_for(job.url)
+        body_format = plugin.resolve_format(job.body_format)
+        body = convert_between(job.body_format, body_format, job.body).rstrip()  # as Apprise does
+        return Message(plugin, job.title or "", body, body_format, dict(job.headers or {}), redact(job.url))
+    except Exception as exc:  # noqa: BLE001 - one bad job must not stop the batch
+        return failed(f"cannot prepare the message for {redact(job.url)} ({type(exc).__name__})")

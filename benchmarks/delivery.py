@@ -543,7 +543,7 @@ def fan_out_alone(sinks: Sinks, url: str) -> dict:
     started, redis_cpu = time.perf_counter(), _redis_cpu(r)
     created = pipeline.fan_out(r, [story_id], settings)
     matched, redis_cpu = time.perf_counter(), _redis_cpu(r) - redis_cpu
-    batches = chunks(created, _deliver_batch())
+    batches = chunks(created, _deliver_batch(len(created)))
     for batch in batches:
         deliver.delay(batch)
     enqueued = time.perf_counter()
@@ -576,10 +576,10 @@ def _deliver_task(url: str):
     return deliver
 
 
-def _deliver_batch() -> int:
-    from workers.tasks import DELIVER_BATCH
+def _deliver_batch(count: int) -> int:
+    from workers.tasks import spread
 
-    return DELIVER_BATCH
+    return spread(count)  # the batch size the fan_out task uses
 
 
 # -- the report ------------------------------------------------------------------------------------------

@@ -43,8 +43,10 @@ def test_two_workers_together_never_exceed_one_destination_s_limit(tmp_path, red
             service.start("beat", "beat")
             publish(r, STORIES)
             assert wait_until(lambda: len(sink.requests) >= len(STORIES), timeout=60), service.logs()
-            sent_by = [sum(int(n) for n in re.findall(r"sent (\d+) of", (tmp_path / f"{w}.log").read_text()))
-                       for w in ("w1", "w2")]
+            sent_by = [
+                sum(int(n) for n in re.findall(r"sent (\d+) of", (tmp_path / f"{w}.log").read_text()))
+                for w in ("w1", "w2")
+            ]
         times = sorted(req["at"] for req in sink.requests)
     assert all(sent_by), f"both workers must have sent some: {sent_by}"
     assert len(times) == len(STORIES)

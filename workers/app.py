@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from celery import Celery, signals
@@ -68,8 +69,13 @@ def _beat_heartbeat(sender=None, **_):
         _beat_or_worker_seen("heartbeat:beat")
 
 
+@functools.cache
+def _heartbeat_redis():
+    return connect(redis_url(get_settings(), start_embedded=False))
+
+
 def _beat_or_worker_seen(key: str) -> None:
     try:
-        connect(redis_url(get_settings(), start_embedded=False)).set(key, time.time(), ex=3600)
+        _heartbeat_redis().set(key, time.time(), ex=3600)
     except Exception:  # noqa: BLE001 - a heartbeat must never break the task it rides on
         pass

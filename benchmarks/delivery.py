@@ -371,8 +371,10 @@ def add_subscribers(r, topic: str, urls: list[str], prefix: str) -> None:
             "subscribers", mapping={s.name: json.dumps(dataclasses.asdict(s) | {"name": None}) for s in batch}
         )
         pipe.sadd(f"topic:{topic}:subs", *(s.name for s in batch))
-        pipe.hset(f"topic:{topic}:targets",
-                  mapping={store.target_field(s.name, s.urls[0]): store.target_entry(s, s.urls[0]) for s in batch})
+        pipe.hset(
+            f"topic:{topic}:targets",
+            mapping={store.target_field(s.name, s.urls[0]): store.target_entry(s, s.urls[0]) for s in batch},
+        )
         pipe.execute()
     if store.get_subscriber(r, f"{prefix}0").urls != (urls[0],):  # the store's format moved on
         raise RuntimeError("subscribers written here do not read back through notifier.store")

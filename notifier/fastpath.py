@@ -35,6 +35,8 @@ SCHEMES = {"json": NotifyJSON, "jsons": NotifyJSON, "mailto": NotifyEmail, "mail
 
 @dataclass(frozen=True)
 class Job:
+    """One message to one URL: `notifier.render.Rendered`'s fields (headers are e-mail headers)."""
+
     url: str
     title: str
     body: str
@@ -67,7 +69,7 @@ def failed(message: str, *, permanent: bool = False, retry_after: float | None =
     return error
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # a mailto plugin object holds ~20 KB
 def plugin_for(url: str) -> NotifyBase | None:
     """Apprise's own parse of the URL, once per URL: its settings are what we send by."""
     return apprise.Apprise.instantiate(url, suppress_exceptions=True)
@@ -121,9 +123,18 @@ def send_batch(
     for i, message in enumerate(messages):
         if isinstance(message, Message) and isinstance(message.plugin, NotifyEmail):
             results[i] = fastpath_smtp.send(message, allow_private, policy, timeout)
-    for i, result in zip(hooks, pending.result() if pending else [], strict=True):
+    for i, result in zip(hooks, _webhook_results(pending, len(hooks)), strict=True):
         results[i] = result
     return results
+
+
+def _webhook_results(pending, count: int) -> list[DeliveryError | None]:
+    if pending is None:
+        return []
+    try:
+        return pending.result()
+    except Exception as exc:  # noqa: BLE001 - e.g. no session could be made: every webhook failed
+        return [failed(f"the webhook sender failed ({type(exc).__name__})")] * count
 
 
 def _message(job: Job) -> Message | DeliveryError:

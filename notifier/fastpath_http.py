@@ -56,13 +56,13 @@ def request_for(message: Message) -> Request:
     plugin = message.plugin
     payload = {"version": plugin.json_version, "title": message.title, "message": message.body}
     payload |= {"attachments": [], "type": "info"}
-    for key, value in plugin.payload_extras.items():  # Apprise's rule: rename, drop (empty) or add
-        if key in payload:
-            moved = payload.pop(key)
-            if value:
-                payload[value] = moved
-        else:
+    for key, value in plugin.payload_extras.items():  # Apprise's rule, step by step: rename, drop or add
+        if key not in payload:
             payload[key] = value
+            continue
+        if value:
+            payload[value] = payload[key]
+        del payload[key]  # so `:title=title` drops the title, as in Apprise
     headers = CIMultiDict({"User-Agent": plugin.app_id, "Content-Type": "application/json"})
     for name, value in plugin.headers.items():
         headers[name] = value  # one value per name, the URL's last, as requests merges them
@@ -165,6 +165,8 @@ async def _send_one(session, request: Request, policy, timeout: float) -> Delive
         return failed(f"timeout: {request.where} did not answer in {timeout:g} s")
     except (aiohttp.ClientError, OSError) as exc:
         return failed(f"cannot talk to {request.where} ({type(exc).__name__})")
+    except Exception as exc:  # noqa: BLE001 - e.g. a Location that is no URL; never the whole batch
+        return failed(f"cannot send to {request.where} ({type(exc).__name__})")
     if 200 <= status < 300:
         return None
     wait = httpwatch.parse_retry_after(retry_after) if retry_after and status in (429, 503) else None

@@ -34,6 +34,7 @@ from notifier.deliver import DeliveryError
 from notifier.fastpath import Message, failed
 
 IDLE_CHECK = 30.0  # a connection unused this long is asked NOOP first: servers drop idle clients
+MAX_POOLED = 8  # per thread; past it the least recently used closes (say each reader's own Gmail)
 PERMANENT_RECIPIENT = {550, 551, 553}  # no such mailbox, not local, bad address: retrying cannot help
 # Headers the message sets itself; a URL that sets them is left to Apprise.
 OWN_HEADERS = {"subject", "from", "to", "cc", "bcc", "reply-to", "date", "message-id", "autocrypt"}
@@ -43,7 +44,7 @@ _local = threading.local()
 
 
 class _Stale(Exception):
-    """A pooled connection the server has closed; nothing of the message was sent on it."""
+    """A reused connection the server had closed: nothing of the message was sent on it."""
 
 
 def supports(plugin) -> bool:
@@ -91,10 +92,8 @@ def _charset(text: str) -> str | None:
 
 
 def send(message: Message, allow_private: bool, policy, timeout: float) -> DeliveryError | None:
-    plugin = message.plugin
     try:
-        text = build(message)
-        _deliver(plugin, text, allow_private, policy, timeout)
+        _deliver(message.plugin, build(message), allow_private, policy, timeout)
     except Exception as exc:  # noqa: BLE001 - every failure becomes this job's result
         return _failure(exc, message)
     return None
@@ -112,23 +111,26 @@ class _Connection:
 def _deliver(plugin, text: str, allow_private: bool, policy, timeout: float) -> None:
     key = (plugin.smtp_host, plugin.port, plugin.user, plugin.password, plugin.secure_mode)
     key += (plugin.verify_certificate, allow_private, policy)
-    pool = _pool()
+    pool, envelope = _pool(), (plugin.from_addr[1], plugin.targets[0][1], text)
     connection = pool.pop(key, None)
     if connection is not None and time.monotonic() - connection.used > IDLE_CHECK and not _alive(connection):
         connection = None
     try:
         try:
+            reused = connection is not None
             connection = connection or _connect(plugin, allow_private, policy, timeout)
-            _transmit(connection.smtp, plugin.from_addr[1], plugin.targets[0][1], text)
+            _transmit(connection.smtp, *envelope, reused=reused)
         except _Stale:
             _close(connection)
-            connection = _connect(plugin, allow_private, policy, timeout)  # a new one cannot be stale
-            _transmit(connection.smtp, plugin.from_addr[1], plugin.targets[0][1], text)
+            connection = _connect(plugin, allow_private, policy, timeout)
+            _transmit(connection.smtp, *envelope, reused=False)
     except BaseException:
         _close(connection)  # its state is unknown after an error: the next message gets a new one
         raise
     connection.used = time.monotonic()
-    pool[key] = connection
+    pool[key] = connection  # last in the dict: the most recently used
+    while len(pool) > MAX_POOLED:
+        _close(pool.pop(next(iter(pool))))
 
 
 def _pool() -> dict:
@@ -139,44 +141,40 @@ def _pool() -> dict:
 
 
 def _alive(connection: _Connection) -> bool:
-    try:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
         if connection.smtp.noop()[0] == 250:
             return True
-    except (smtplib.SMTPException, OSError):
-        pass
     _close(connection)
     return False
 
 
 def _close(connection: _Connection | None) -> None:
     if connection is not None:
-        try:
+        with contextlib.suppress(OSError):
             connection.smtp.close()
-        except OSError:
-            pass
 
 
 def close_all() -> None:
     """Close this thread's connections (a worker shutting down; tests)."""
     pool = _pool()
     for connection in pool.values():
-        try:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
             connection.smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            _close(connection)
+        _close(connection)
     pool.clear()
 
 
-def _transmit(smtp: smtplib.SMTP, sender: str, recipient: str, text: str) -> None:
-    """smtplib's sendmail for one recipient, telling a dead pooled connection (the server closed
-    it, or says 421 at MAIL) apart from a refusal: only the former is retried, and nothing had
-    been sent on it."""
+def _transmit(smtp: smtplib.SMTP, sender: str, recipient: str, text: str, *, reused: bool) -> None:
+    """smtplib's sendmail for one recipient, telling a reused connection the server has closed
+    (gone, or 421 at MAIL: nothing of the message sent yet) apart from a refusal."""
     options = [f"size={len(text)}"] if smtp.has_extn("size") else []
     try:
         code, reply = smtp.mail(sender, options)
     except smtplib.SMTPServerDisconnected as exc:
-        raise _Stale from exc
-    if code == 421:
+        if reused:
+            raise _Stale from exc
+        raise
+    if code == 421 and reused:
         raise _Stale
     if code != 250:
         raise smtplib.SMTPSenderRefused(code, reply, sender)
@@ -284,7 +282,7 @@ def _describe(exc: Exception) -> str:
         return "timed out"
     if isinstance(exc, smtplib.SMTPException | OSError):
         return f"cannot be reached ({type(exc).__name__}: {_reply(str(exc))})"
-    return f"cannot be sent to ({type(exc).__name__})"
+    return f"could not take the message ({type(exc).__name__})"
 
 
 def _reply(reply: bytes | str) -> str:

@@ -148,7 +148,9 @@ def defer(r: redis.Redis, delivery_id_: str, until: float) -> None:
     """Give back a send we took but did not try: as it was, due again at `until`."""
     pipe = r.pipeline(transaction=True)
     pipe.hincrby(f"delivery:{delivery_id_}", "attempts", -1)
-    pipe.hset(f"delivery:{delivery_id_}", mapping={"state": "retrying", "next_at": until, "updated": time.time()})
+    pipe.hset(
+        f"delivery:{delivery_id_}", mapping={"state": "retrying", "next_at": until, "updated": time.time()}
+    )
     pipe.zadd("deliveries:due", {delivery_id_: until})
     pipe.execute()
 

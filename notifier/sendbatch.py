@@ -61,7 +61,7 @@ def send_rendered(
         else:
             slow.append(rec)
     if fast:
-        jobs = [job_for(rendered[rec.id]) for rec in fast]
+        jobs = [job_for(rendered[rec.id], for_apprise(urls[rec.id])) for rec in fast]
         errors = fastpath.send_batch(jobs, allow_private=settings.allow_private_hosts)
         results.update(zip([rec.id for rec in fast], errors, strict=True))
     told_to_wait: dict[str, float] = {}  # destination -> Retry-After seconds, from an earlier send
@@ -84,13 +84,12 @@ def deferred(seconds: float) -> DeliveryError:
     return error
 
 
-def job_for(rendered: Rendered):
+def job_for(rendered: Rendered, url: str):
+    # e-mail carries its unsubscribe link in headers: the subscriber's own URL keeps the pool's
+    # parse cache warm, where url_for_apprise (a different header per subscriber) never would
+    target = url if rendered.channel == "email" else rendered.url_for_apprise
     return fastpath.Job(
-        rendered.url_for_apprise,
-        rendered.title,
-        rendered.body,
-        rendered.body_format,
-        dict(rendered.headers or {}),
+        target, rendered.title, rendered.body, rendered.body_format, dict(rendered.headers or {})
     )
 
 

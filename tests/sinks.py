@@ -67,6 +67,8 @@ class SmtpSink:
 
 
 class QuietServer(ThreadingHTTPServer):
+    request_queue_size = 128  # a batch of concurrent webhooks must not stall in the listen backlog
+
     def handle_error(self, request, client_address) -> None:
         import sys
 

@@ -118,19 +118,15 @@ def without_transport(headers: dict) -> dict:
 
 def test_basic_auth_custom_headers_query_method_and_payload_remaps_pass_through_as_with_apprise():
     with HttpSink() as sink:
-        options = (
-            "?+X-Api-Key=k3y&+User-Agent=ours&-topic=world news&:type=&:message=text&:source=us&method=put"
-        )
-        job = Job(sink.url("/hook") + options, "Title é", "Body  \n", "text", {})
-        job = Job(
-            job.url.replace("json://", "json://ann:pa55word@"), job.title, job.body, job.body_format, {}
-        )
+        headers, query = "+X-Api-Key=k3y&+User-Agent=ours", "-topic=world news&method=put"
+        remaps = ":type=&:message=text&:source=us&:version=version"  # drop, rename, add, drop
+        url = f"json://ann:pa55word@127.0.0.1:{sink.port}/hook?{headers}&{query}&{remaps}"
+        job = Job(url, "Title é", "Body  \n", "text", {})
         assert apprise_send(job.url, job)
         assert send_batch([job], allow_private=True) == [None]
         theirs, ours = sink.requests
     assert ours["body"] == theirs["body"]  # byte for byte: the same json.dumps of the same payload
     assert json.loads(ours["body"]) == {
-        "version": "1.0",
         "title": "Title é",
         "text": "Body",
         "attachments": [],
@@ -204,6 +200,14 @@ def test_a_temporary_redirect_is_followed_with_the_same_method_and_body():
     assert second["path"] == "/moved" and second["body"] == first["body"]
 
 
+def test_a_redirect_to_something_that_is_no_url_fails_only_that_job():
+    with HttpSink() as bad, HttpSink() as good:
+        bad.responses = [(302, {"Location": "http://[::1"})]
+        jobs = [Job(bad.url(), "t", "b", None, {}), Job(good.url(), "t", "b", None, {})]
+        error, sent = send_batch(jobs, allow_private=True)
+    assert sent is None and not error.permanent and str(error).startswith("cannot send to json://127.0.0.1")
+
+
 def test_a_failed_job_does_not_stop_the_rest_of_its_batch_and_results_keep_their_order():
     with HttpSink() as good, HttpSink() as gone, SmtpSink() as mail:
         gone.responses = [(404, {})]
@@ -235,6 +239,10 @@ class CountingSink(SmtpSink):
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         self.peers.append(session.peer)
         return await super().handle_DATA(server, session, envelope)
+
+    def __exit__(self, *exc) -> None:
+        fastpath_smtp.close_all()  # hang up first: aiosmtpd leaves a TLS connection open when it stops
+        super().__exit__(*exc)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         super()._authenticate(server, session, envelope, mechanism, auth_data)
@@ -335,6 +343,16 @@ def test_a_connection_idle_too_long_is_checked_with_noop_and_replaced_when_gone(
     assert len(set(steady.peers)) == 1 and len(set(dropping.peers)) == 3
 
 
+def test_a_thread_keeps_only_its_most_recently_used_connections(monkeypatch):
+    monkeypatch.setattr(fastpath_smtp, "MAX_POOLED", 2)
+    with CountingSink() as sink:
+        ann, bob, cid = (Job(sink.url().replace("user:", f"{name}:"), "t", "b", "text", {}) for name in "abc")
+        assert send_batch([ann, bob, cid, cid, ann], allow_private=True) == [None] * 5
+        assert wait_for(lambda: len(sink.messages) == 5)
+    first_ann, _, first_cid, second_cid, second_ann = sink.peers
+    assert second_cid == first_cid and second_ann != first_ann  # ann's was the oldest of three
+
+
 @pytest.mark.parametrize(
     ("refusal", "permanent"),
     [
@@ -409,6 +427,7 @@ class TlsSink(CountingSink):
         super().__init__()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(*certificate)
+        self.controller.loop.close()  # SmtpSink's plain controller, replaced here
         # aiosmtpd counts only STARTTLS as TLS when it decides to offer AUTH; implicit TLS says so itself
         implicit = {"ssl_context": context, "auth_require_tls": False}
         tls = implicit if mode == "ssl" else {"tls_context": context, "require_starttls": True}

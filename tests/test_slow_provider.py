@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.feedserver import FeedServer
 from tests.feeds import Item, rss
+from tests.feedserver import FeedServer
 from tests.service import Service, wait_until
 from tests.sinks import HttpSink
 

@@ -35,11 +35,13 @@ def adaptive(
     know too little and keep the default.
     """
     recent = sorted(t for t in publish_times if now - WEEK <= t <= now)
-    if len(recent) < 2:
-        if default is not None and watched_since is not None and now - watched_since < WEEK:
+    span = now - min([*recent[:1], watched_since or now])
+    young = watched_since is not None and now - watched_since < WEEK
+    if len(recent) < 2 or span < 3600:  # an hour or two stories tell too little
+        if default is not None and (young or recent):
             return min(max(default, low), high), "default until publishing is observed"
         return high, "adaptive: quiet for a week"
-    gap = (now - recent[0]) / len(recent)
+    gap = span / len(recent)
     per_day = 86400 / gap
     return min(max(gap / 2, low), high), f"adaptive: ~{per_day:.0f} stories/day"
 

@@ -52,7 +52,13 @@ def poll_feeds(r: redis.Redis, feed_ids: list[str], settings: Settings) -> list[
     results = fetch_batch(requests, FetchLimits.from_settings(settings))
     new: list[str] = []
     for feed, result in zip(feeds, results, strict=True):
-        new += absorb(r, feed, result, settings)
+        try:
+            new += absorb(r, feed, result, settings)
+        except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the batch its polls
+            log.exception("feed %s: could not take in the poll result", feed.id)
+            record_error(
+                r, feed, FetchError("internal", f"internal: {type(exc).__name__}"), settings, time.time()
+            )
     return new
 
 

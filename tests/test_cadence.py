@@ -69,3 +69,8 @@ def test_a_newly_watched_feed_with_too_few_stories_keeps_its_default():
         300,
         "default until publishing is observed",
     )
+
+
+def test_stories_first_seen_together_are_not_taken_for_a_flood():
+    interval, reason = cadence.adaptive([NOW, NOW], NOW, 60, 3600, watched_since=NOW - 10, default=300)
+    assert (interval, reason) == (300, "default until publishing is observed")

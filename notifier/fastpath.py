@@ -13,17 +13,15 @@ Apprise. A URL using a feature we do not reproduce exactly is not `supports()`ed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urlsplit
 
-import apprise
 from apprise.common import OverflowMode
 from apprise.conversion import convert_between
 from apprise.plugins.base import NotifyBase
 from apprise.plugins.custom_json import NotifyJSON
 from apprise.plugins.email import NotifyEmail
 
-from notifier import netguard
+from notifier import netguard, plugins
 from notifier.deliver import DeliveryError
 from notifier.redact import redact, redact_text, remember_secrets
 from notifier.render import Rendered
@@ -69,10 +67,9 @@ def failed(message: str, *, permanent: bool = False, retry_after: float | None =
     return error
 
 
-@lru_cache(maxsize=1024)  # a mailto plugin object holds ~20 KB
 def plugin_for(url: str) -> NotifyBase | None:
     """Apprise's own parse of the URL, once per URL: its settings are what we send by."""
-    return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    return plugins.plugin_for(url)
 
 
 def supports(url: str) -> bool:

@@ -23,7 +23,6 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-import apprise
 import redis
 from jinja2 import FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -31,6 +30,7 @@ from markupsafe import Markup
 
 from notifier import ledger, store
 from notifier.models import Topic
+from notifier.plugins import plugin_for
 from notifier.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -118,13 +118,13 @@ class Rendered:
 
 
 def channel_for(url: str) -> str:
-    return _channel_of(apprise.Apprise.instantiate(url, suppress_exceptions=True))
+    return _channel_of(plugin_for(url))
 
 
 def render_for(
     url: str, story: dict, topics: Sequence[Topic | str], settings: Settings, links: Links | None = None
 ) -> Rendered:
-    plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    plugin = plugin_for(url)
     name = _channel_of(plugin)
     channel = CHANNELS[name]
     title_limit, body_limit = _limits(name, channel, plugin)

@@ -202,6 +202,9 @@ def service_rounds(feeds: FeedServer, url: str) -> dict:
     ids = [store.add_feed(r, feeds.url(i), f"feed {i}", 1, forced=True).id for i in range(FRESH)]
     with service(url, NOTIFIER_FETCH_CONCURRENCY=str(CLIENTS)) as svc:
         worker = svc.start("worker-poll", "worker", "--queues", "poll", *POOL, "--name", "poll")
+        svc.start(
+            "worker-tick", "worker", "--queues", "tick", "--pool", "solo", "--name", "tick"
+        )  # as `run` does
         svc.start("beat", "beat")
         started, cpu, ticks = time.monotonic(), tree_cpu(worker.pid), Ticks(r)
         if not wait_until(lambda: _polled_all(r, ids, ticks), timeout=180, interval=0.5):

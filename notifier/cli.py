@@ -270,7 +270,7 @@ def run() -> None:
 
 @app.command()
 def worker(
-    queues: str = "poll,deliver", pool: str = "prefork", concurrency: int = 2, name: str = "worker"
+    queues: str = "tick,poll,deliver", pool: str = "prefork", concurrency: int = 2, name: str = "worker"
 ) -> None:
     """A Celery worker."""
     from notifier import service

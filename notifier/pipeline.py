@@ -26,6 +26,9 @@ from notifier.settings import Settings
 log = logging.getLogger(__name__)
 
 
+FEEDS_PER_TICK = 10_000  # a tick a second: the most polls per second we can ever start
+
+
 @dataclass(frozen=True)
 class Due:
     feeds: list[str]
@@ -39,7 +42,7 @@ def tick(r: redis.Redis, settings: Settings, now: float | None = None) -> Due:
     lease = now + settings.lease_seconds
     r.set("heartbeat:tick", now)
     return Due(
-        feeds=claim_due(r, "feeds:due", now, lease),
+        feeds=claim_due(r, "feeds:due", now, lease, limit=FEEDS_PER_TICK),
         stories=claim_due(r, "stories:pending", now, lease),
         deliveries=claim_due(r, "deliveries:due", now, lease),
     )

@@ -33,8 +33,7 @@ def record_error(r: redis.Redis, feed: Feed, error: FetchError, settings: Settin
         r.zrem("feeds:due", feed.id)
         notices.feed_disabled(r, store.get_feed(r, feed.id), why, settings)
         return
-    store.update_feed(r, feed.id, **changes)
-    store.schedule_feed(r, feed.id, now + cadence.jittered(delay))
+    store.update_feed(r, feed.id, next_poll=now + cadence.jittered(delay), **changes)
 
 
 def record_success(
@@ -76,8 +75,7 @@ def record_success(
     )
     interval, reason = websub.safety_net(r, feed, interval, reason, settings, now)
     changes["interval_reason"] = reason
-    store.update_feed(r, feed.id, **changes)
-    store.schedule_feed(r, feed.id, now + cadence.jittered(interval))
+    store.update_feed(r, feed.id, next_poll=now + cadence.jittered(interval), **changes)
 
 
 def observe_publishing(

@@ -38,6 +38,7 @@ def admin_token(settings: Settings) -> tuple[str, bool]:
 def child_commands() -> dict[str, list[str]]:
     me = [sys.executable, "-m", "notifier"]
     return {
+        "worker-tick": me + ["worker", "--queues", "tick", "--pool", "solo", "--name", "tick"],
         "worker-poll": me
         + ["worker", "--queues", "poll", "--pool", "prefork", "--concurrency", "2", "--name", "poll"],
         "worker-deliver": me

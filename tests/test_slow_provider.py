@@ -27,7 +27,7 @@ def test_polling_goes_on_while_a_slow_webhook_holds_the_delivery_worker(tmp_path
             feed_id = service.cli("feed", "add", feeds.url("/f.xml"), "--interval", "1").stdout.strip()
             service.cli("topic", "add", "storms", "--match", "storm")
             service.cli("subscriber", "add", "ann", "--notify", sink.url("/hook"), "--topic", "storms")
-            service.start("poller", "worker", "--queues", "poll", "--pool", "solo", "--name", "poller")
+            service.start("poller", "worker", "--queues", "tick,poll", "--pool", "solo", "--name", "poller")
             service.start("sender", "worker", "--queues", "deliver", "--pool", "solo", "--name", "sender")
             service.start("beat", "beat")
             assert wait_until(lambda: service.cli_json("feed", "list")[0]["last_success"]), service.logs()

@@ -29,7 +29,9 @@ def make_app() -> Celery:
         worker_prefetch_multiplier=1,
         # polls and sends on separate queues: a slow provider never delays the next poll
         task_routes={
-            "workers.tasks.tick": {"queue": "poll"},
+            # the tick has a queue of its own: stuck behind a long poll batch it would stop
+            # claiming anything (feeds, stories to fan out, deliveries) until that batch ends
+            "workers.tasks.tick": {"queue": "tick"},
             "workers.tasks.poll": {"queue": "poll"},
             "workers.tasks.fan_out": {"queue": "poll"},
             "workers.tasks.deliver": {"queue": "deliver"},

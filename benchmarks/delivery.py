@@ -411,6 +411,7 @@ def service_runs(sinks: Sinks, url: str) -> dict:
         add_subscribers(r, _word(name), [url_of(i) for i in range(count)], f"{name}-")
     with service(url) as svc:
         svc.start("worker-poll", *child_commands()["worker-poll"][3:])
+        svc.start("worker-tick", *child_commands()["worker-tick"][3:])
         workers = [svc.start(f"deliver{n}", *DELIVER, f"deliver{n}").pid for n in range(DELIVER_WORKERS)]
         svc.start("beat", "beat")
         if not wait_until(lambda: r.get("heartbeat:worker") and r.get("heartbeat:tick"), timeout=60):

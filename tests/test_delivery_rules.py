@@ -87,19 +87,19 @@ def test_a_failing_url_is_retried_alone_with_backoff_until_it_works(env, r, sink
 
 
 def test_a_gone_webhook_is_disabled_and_its_owner_told_through_their_other_url(env, r, sink):
-    store.add_topic(r, Topic("storms", "storm"))
-    store.add_subscriber(r, Subscriber("ann", (sink.url("/gone"),), ("storms",)))
-    store.add_subscriber(r, Subscriber("ann", (sink.url("/gone"), sink.url("/other")), ("storms",)))
-    sink.responses.append((404, {}))
-    publish(r, "Storm hits the north coast tonight")
-    run_ticks(r, rounds=2)
-    assert store.get_subscriber(r, "ann").active_urls() == (sink.url("/other"),)
-    other = [b["title"] for b in sink.json_bodies("/other")]
-    assert "Storm hits the north coast tonight" in other
-    assert any(t.startswith("Alerts to json://127.0.0.1 stopped") for t in other)
-    publish(r, "Another storm on the way for the weekend")
-    run_ticks(r)
-    assert len(sink.json_bodies("/gone")) == 1  # the disabled URL got nothing more
+    with HttpSink() as gone:  # its own server: the two URLs are sent to concurrently
+        gone.responses.extend([(404, {})] * 5)
+        store.add_topic(r, Topic("storms", "storm"))
+        store.add_subscriber(r, Subscriber("ann", (gone.url("/gone"), sink.url("/other")), ("storms",)))
+        publish(r, "Storm hits the north coast tonight")
+        run_ticks(r, rounds=2)
+        assert store.get_subscriber(r, "ann").active_urls() == (sink.url("/other"),)
+        other = [b["title"] for b in sink.json_bodies("/other")]
+        assert "Storm hits the north coast tonight" in other
+        assert any(t.startswith("Alerts to json://127.0.0.1 stopped") for t in other)
+        publish(r, "Another storm on the way for the weekend")
+        run_ticks(r)
+        assert len(gone.requests) == 1  # the disabled URL got nothing more
 
 
 def test_an_alert_older_than_the_maximum_age_is_dropped_not_sent_late(env, r, sink, monkeypatch):

@@ -41,3 +41,7 @@ def test_pieces_of_a_handled_url_are_masked_in_whatever_shape_a_library_logs_the
     line = "Max retries exceeded with url: /bot987654321:AAHsecretBotToken/sendMessage"
     assert "AAHsecretBotToken" not in redact_text(line)
     assert "127.0.0.1" in redact_text("connecting to 127.0.0.1")  # hosts stay readable
+
+
+def test_punctuation_right_after_a_url_stays_in_the_sentence():
+    assert redact_text("send to json://127.0.0.1:9/hook?token=abc: refused") == "send to json://127.0.0.1: refused"

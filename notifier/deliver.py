@@ -117,8 +117,14 @@ def send(url: str, story: dict, allow_private: bool, rendered: Rendered | None =
 def digest_story(stories: list[dict]) -> dict:
     """Several held alerts as one message: a count for a title, a line per story."""
     lines = [f"• {s['title']}" + (f" — {s['link']}" if s.get("link") else "") for s in stories]
-    return {"id": "digest", "title": f"{len(stories)} new stories for you", "link": None,
-            "summary": "\n".join(lines), "published": None, "digest": stories}
+    return {
+        "id": "digest",
+        "title": f"{len(stories)} new stories for you",
+        "link": None,
+        "summary": "\n".join(lines),
+        "published": None,
+        "digest": stories,
+    }
 
 
 def send_digest(url: str, stories: list[dict], allow_private: bool) -> None:

@@ -10,7 +10,8 @@ from collections import OrderedDict
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 # Our own fixed pattern (never user input): anything that looks like scheme://rest-of-token.
-URL_PATTERN = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,15})://[^\s'\"<>]*[^\s'\"<>:,.;)]")  # not a trailing ":"
+# ... never ending on punctuation that belongs to the sentence ("json://host: refused")
+URL_PATTERN = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]{1,15})://[^\s'\"<>]*[^\s'\"<>:,.;)]")
 
 
 def looks_like_host(host: str) -> bool:

@@ -44,4 +44,5 @@ def test_pieces_of_a_handled_url_are_masked_in_whatever_shape_a_library_logs_the
 
 
 def test_punctuation_right_after_a_url_stays_in_the_sentence():
-    assert redact_text("send to json://127.0.0.1:9/hook?token=abc: refused") == "send to json://127.0.0.1: refused"
+    text = "send to json://127.0.0.1:9/hook?token=abc: refused"
+    assert redact_text(text) == "send to json://127.0.0.1: refused"

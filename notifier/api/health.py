@@ -33,6 +33,9 @@ def healthz() -> JSONResponse:
         worker = beat = None
         redis_ok = False
     checks = {"redis": redis_ok, "worker_seen_s_ago": _age(worker, now), "beat_tick_s_ago": _age(beat, now)}
-    healthy = redis_ok and _fresh(checks["worker_seen_s_ago"], WORKER_FRESH) and _fresh(
-        checks["beat_tick_s_ago"], BEAT_FRESH)
+    healthy = (
+        redis_ok
+        and _fresh(checks["worker_seen_s_ago"], WORKER_FRESH)
+        and _fresh(checks["beat_tick_s_ago"], BEAT_FRESH)
+    )
     return JSONResponse({"ok": healthy, **checks}, status_code=200 if healthy else 503)

@@ -23,7 +23,8 @@ from apprise.plugins.email import NotifyEmail
 
 from notifier import netguard, plugins
 from notifier.deliver import DeliveryError
-from notifier.redact import redact, redact_text, remember_secrets
+from notifier.fastpath_base import Message, failed  # noqa: F401 - part of this module's surface
+from notifier.redact import redact, remember_secrets
 from notifier.render import Rendered
 
 __all__ = ["Job", "failed", "send_batch", "supports"]
@@ -46,25 +47,6 @@ class Job:
         return cls(
             rendered.url_for_apprise, rendered.title, rendered.body, rendered.body_format, rendered.headers
         )
-
-
-@dataclass(frozen=True)
-class Message:
-    """A job as Apprise would hand it to the plugin's send(): format resolved, body converted."""
-
-    plugin: NotifyBase
-    title: str
-    body: str
-    body_format: str
-    headers: dict
-    where: str  # scheme://host, for error messages
-
-
-def failed(message: str, *, permanent: bool = False, retry_after: float | None = None) -> DeliveryError:
-    """The adapter's one error type, plus how long the service asked us to wait (429/503)."""
-    error = DeliveryError(redact_text(message), permanent=permanent)
-    error.retry_after = retry_after
-    return error
 
 
 def plugin_for(url: str) -> NotifyBase | None:

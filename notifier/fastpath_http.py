@@ -25,7 +25,7 @@ from yarl import URL
 
 from notifier import httpwatch, netguard
 from notifier.deliver import DeliveryError
-from notifier.fastpath import Message, failed
+from notifier.fastpath_base import Message, failed
 
 CONNECTIONS = 50  # per process: the aiohttp limit measured in LIMITS.md is reached by c=50
 MAX_REDIRECTS = 3

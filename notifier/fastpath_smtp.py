@@ -31,7 +31,7 @@ from apprise.plugins.email.common import SecureMailMode
 
 from notifier import netguard
 from notifier.deliver import DeliveryError
-from notifier.fastpath import Message, failed
+from notifier.fastpath_base import Message, failed
 
 IDLE_CHECK = 30.0  # a connection unused this long is asked NOOP first: servers drop idle clients
 MAX_POOLED = 8  # per thread; past it the least recently used closes (say each reader's own Gmail)

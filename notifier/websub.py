@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 import httpx
 import redis
 
-from notifier import netguard, store
+from notifier import intake, netguard, store
 from notifier.models import Feed
 from notifier.parse import ParsedFeed
 from notifier.redact import redact, redact_text
@@ -249,9 +249,8 @@ def accept_push(
         feed = store.get_feed(r, feed_id)
     except store.NotFound:
         return []
-    from notifier import pipeline  # here, not above: the pipeline calls this module on every poll
 
-    return pipeline.absorb_body(r, feed, body, content_type, settings) if feed.enabled else []
+    return intake.absorb_body(r, feed, body, content_type, settings) if feed.enabled else []
 
 
 # --- renewal and the safety net ----------------------------------------------------------------

@@ -9,6 +9,7 @@ conditional GET itself. So each process runs a loop in a daemon thread and keeps
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 
@@ -45,3 +46,18 @@ def fetch_batch(requests: list[FetchRequest], limits: FetchLimits) -> list[Fetch
     if not requests:
         return []
     return asyncio.run_coroutine_threadsafe(_fetch(requests, limits), _loop()).result()
+
+
+async def _close_sessions() -> None:
+    for session in list(_state.get("sessions", {}).values()):
+        await session.close()
+
+
+@atexit.register
+def _close() -> None:
+    """Close this process's sessions on the way out, so connections end cleanly."""
+    if _state.get("pid") == os.getpid():
+        try:
+            asyncio.run_coroutine_threadsafe(_close_sessions(), _state["loop"]).result(timeout=2)
+        except Exception:  # noqa: BLE001 - at exit, a session that will not close is not worth a traceback
+            pass

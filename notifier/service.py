@@ -7,6 +7,7 @@ started first and stopped last. SIGTERM or SIGINT stops everything within ten se
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -142,9 +143,25 @@ def beat(settings: Settings, loglevel: str) -> None:
 def api(settings: Settings) -> None:
     import uvicorn
 
+    logging.getLogger("uvicorn.access").addFilter(TokenPaths())
     uvicorn.run(
         "notifier.api:app",
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
     )
+
+
+class TokenPaths(logging.Filter):
+    """Access-log lines carry unsubscribe tokens and WebSub ids in their paths: mask them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked_path(a) for a in record.args)
+        return True
+
+
+def _masked_path(value):
+    if isinstance(value, str) and value.startswith(("/unsubscribe/", "/websub/")):
+        return value.split("/", 2)[1].join(("/", "/***"))
+    return value

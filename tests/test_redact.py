@@ -46,3 +46,14 @@ def test_pieces_of_a_handled_url_are_masked_in_whatever_shape_a_library_logs_the
 def test_punctuation_right_after_a_url_stays_in_the_sentence():
     text = "send to json://127.0.0.1:9/hook?token=abc: refused"
     assert redact_text(text) == "send to json://127.0.0.1: refused"
+
+
+def test_the_api_access_log_never_shows_an_unsubscribe_token():
+    from notifier.service import TokenPaths
+
+    args = ("127.0.0.1:5000", "POST", "/unsubscribe/0123456789abcdef0123456789abcdef", "1.1", 200)
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+    )
+    TokenPaths().filter(record)
+    assert "0123456789abcdef" not in record.getMessage() and "/unsubscribe/***" in record.getMessage()

@@ -22,7 +22,13 @@ def own_redis():
 @contextmanager
 def service(redis_url: str, **extra: str):
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": tmp, "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-               "NOTIFIER_MIN_INTERVAL": "1", "NOTIFIER_LOG_LEVEL": "WARNING", **extra}
+        env = {
+            "REDIS_URL": redis_url,
+            "NOTIFIER_DATA_DIR": tmp,
+            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
+            "NOTIFIER_MIN_INTERVAL": "1",
+            "NOTIFIER_LOG_LEVEL": "WARNING",
+            **extra,
+        }
         with Service(env, Path(tmp)) as svc:
             yield svc

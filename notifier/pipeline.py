@@ -53,19 +53,22 @@ def poll_feeds(r: redis.Redis, feed_ids: list[str], settings: Settings) -> list[
     feeds = [f for f in store.get_feeds(r, feed_ids) if f.enabled]
     requests = [FetchRequest(f.url, etag=f.etag, last_modified=f.last_modified) for f in feeds]
     results = fetch_batch(requests, FetchLimits.from_settings(settings))
+    subscriptions = websub.states(r, [f.id for f in feeds])
+    writes = r.pipeline(transaction=False)  # every feed's poll record, sent once for the batch
     new: list[str] = []
     for feed, result in zip(feeds, results, strict=True):
         try:
-            new += absorb(r, feed, result, settings)
+            new += absorb(r, feed, result, settings, writes, subscriptions.get(feed.id))
         except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the batch its polls
             log.exception("feed %s: could not take in the poll result", feed.id)
             record_error(
                 r, feed, FetchError("internal", f"internal: {type(exc).__name__}"), settings, time.time()
             )
+    writes.execute()
     return new
 
 
-def absorb(r: redis.Redis, feed, result, settings: Settings) -> list[str]:
+def absorb(r: redis.Redis, feed, result, settings: Settings, writes=None, websub_state=None) -> list[str]:
     """Take one feed's fetch result into the store; return the new story ids."""
     now = time.time()
     if isinstance(result, FetchError):
@@ -76,7 +79,7 @@ def absorb(r: redis.Redis, feed, result, settings: Settings) -> list[str]:
     new = claim_parsed(r, feed, parsed, settings, pending_at=now + settings.lease_seconds) if parsed else []
     if parsed:
         websub.on_feed_parsed(r, feed, parsed, result.link_header, settings)
-    record_success(r, feed, result, settings, now, body_hash, parsed)
+    record_success(r, feed, result, settings, now, body_hash, parsed, writes, websub_state)
     return new
 
 

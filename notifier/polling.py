@@ -44,7 +44,10 @@ def record_success(
     now: float,
     body_hash: str | None,
     parsed: ParsedFeed | None = None,
+    writes=None,
+    websub_state: tuple | None = None,
 ) -> None:
+    """`writes`: a pipeline to queue this feed's update on; `websub_state`: read beforehand."""
     changes = {
         "last_success": now,
         "errors": 0,
@@ -73,9 +76,9 @@ def record_success(
         server_wait=cadence.max_age(result.cache_control, result.expires, now),
         low=settings.min_interval,
     )
-    interval, reason = websub.safety_net(r, feed, interval, reason, settings, now)
+    interval, reason = websub.safety_net(r, feed, interval, reason, settings, now, known=websub_state)
     changes["interval_reason"] = reason
-    store.update_feed(r, feed.id, next_poll=now + cadence.jittered(interval), **changes)
+    store.update_feed(r, feed.id, next_poll=now + cadence.jittered(interval), pipe=writes, **changes)
 
 
 def observe_publishing(

@@ -83,7 +83,7 @@ def list_feeds(r: redis.Redis) -> list[Feed]:
     return sorted(get_feeds(r, sorted(r.smembers("feeds"))), key=lambda f: (f.name.casefold(), f.id))
 
 
-def update_feed(r: redis.Redis, feed_id: str, next_poll: float | None = None, **changes) -> None:
+def update_feed(r: redis.Redis, feed_id: str, next_poll: float | None = None, pipe=None, **changes) -> None:
     """Write only the fields that changed, so concurrent writers of other fields don't collide;
     with `next_poll`, reschedule it in the same round trip."""
     unknown = set(changes) - FEED_FIELDS
@@ -91,13 +91,14 @@ def update_feed(r: redis.Redis, feed_id: str, next_poll: float | None = None, **
         raise ValueError(f"unknown feed fields: {sorted(unknown)}")
     if next_poll is not None:
         changes["next_poll"] = next_poll
-    pipe = r.pipeline(transaction=True)
+    queued, pipe = pipe is not None, pipe if pipe is not None else r.pipeline(transaction=True)
     pipe.hset(f"feed:{feed_id}", mapping=_encode(changes))
     if "url" in changes:
         pipe.hset("feeds:byurl", changes["url"], feed_id)
     if next_poll is not None:
         pipe.zadd("feeds:due", {feed_id: next_poll})
-    pipe.execute()
+    if not queued:  # a caller's pipeline is sent by the caller, with a whole batch's writes
+        pipe.execute()
 
 
 def schedule_feed(r: redis.Redis, feed_id: str, at: float) -> None:

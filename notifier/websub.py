@@ -287,14 +287,28 @@ def safety_interval(settings: Settings) -> int:
     return max(settings.max_interval, 3600)
 
 
+def states(r: redis.Redis, feed_ids: list[str]) -> dict[str, tuple]:
+    """(state, lease_until) of many feeds' subscriptions in one round trip."""
+    pipe = r.pipeline(transaction=False)
+    for feed_id in feed_ids:
+        pipe.hmget(key(feed_id), "state", "lease_until")
+    return dict(zip(feed_ids, map(tuple, pipe.execute()), strict=True)) if feed_ids else {}
+
+
 def safety_net(
-    r: redis.Redis, feed: Feed, interval: float, reason: str, settings: Settings, now: float
+    r: redis.Redis,
+    feed: Feed,
+    interval: float,
+    reason: str,
+    settings: Settings,
+    now: float,
+    known: tuple | None = None,
 ) -> tuple[float, str]:
     """A feed its hub pushes to is polled only now and then, in case a push goes missing.
     An interval the operator forced stays as it is."""
     if feed.forced:
         return interval, reason
-    state, lease_until = r.hmget(key(feed.id), "state", "lease_until")
+    state, lease_until = known if known is not None else r.hmget(key(feed.id), "state", "lease_until")
     if state != "verified" or float(lease_until or 0) <= now or interval >= safety_interval(settings):
         return interval, reason
     return float(safety_interval(settings)), "websub: pushed by its hub, polled as a safety net"

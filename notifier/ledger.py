@@ -4,7 +4,7 @@ States: pending -> sending -> sent | retrying (-> sending ...) | failed | droppe
 held (quiet hours or a digest) -> sending -> sent, for all held alerts of one URL at once.
 `delivery:{id}` is a hash; `deliveries:due` orders the ones waiting (score = when to try, or
 the lease of a send in progress); `story:{id}:deliveries` and `deliveries:recent` list them.
-The step pending/retrying -> sending is a compare-and-set in Lua: of two copies of a task
+The step pending/retrying/held -> sending is a compare-and-set in Lua: of two copies of a task
 (a redelivered message, a sweep racing a slow worker) exactly one sends.
 """
 
@@ -59,38 +59,13 @@ for n = 2, #due, 2 do table.insert(now_due, due[n]) end
 return now_due
 """
 
-BEGIN_LUA = """
-local key = 'delivery:' .. ARGV[1]
-local state = redis.call('HGET', key, 'state')
-if state == 'pending' or state == 'retrying' then
-  redis.call('HSET', key, 'state', 'sending', 'updated', ARGV[2])
-  redis.call('HINCRBY', key, 'attempts', 1)
-  redis.call('ZADD', 'deliveries:due', ARGV[3], ARGV[1])
-  return 'go'
-end
-return state or 'missing'
-"""
-
+# ARGV: now, lease end, the states a send may start from (comma separated), then the ids.
 BEGIN_MANY_LUA = """
-local taken = {}
-for i = 3, #ARGV do
+local taken, from = {}, ',' .. ARGV[3] .. ','
+for i = 4, #ARGV do
   local key = 'delivery:' .. ARGV[i]
   local state = redis.call('HGET', key, 'state')
-  if state == 'pending' or state == 'retrying' then
-    redis.call('HSET', key, 'state', 'sending', 'updated', ARGV[1])
-    redis.call('HINCRBY', key, 'attempts', 1)
-    redis.call('ZADD', 'deliveries:due', ARGV[2], ARGV[i])
-    table.insert(taken, ARGV[i])
-  end
-end
-return taken
-"""
-
-BEGIN_HELD_LUA = """
-local taken = {}
-for i = 3, #ARGV do
-  local key = 'delivery:' .. ARGV[i]
-  if redis.call('HGET', key, 'state') == 'held' then
+  if state and string.find(from, ',' .. state .. ',', 1, true) then
     redis.call('HSET', key, 'state', 'sending', 'updated', ARGV[1])
     redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('ZADD', 'deliveries:due', ARGV[2], ARGV[i])
@@ -123,14 +98,9 @@ def create(r: redis.Redis, rows: list[tuple], *, ttl: int, lease_until: float) -
     return created
 
 
-def begin(r: redis.Redis, delivery_id_: str, lease_until: float) -> str:
-    """'go' if this caller now owns the send; otherwise the state that stopped it."""
-    return r.register_script(BEGIN_LUA)(args=[delivery_id_, time.time(), lease_until])
-
-
 def begin_many(r: redis.Redis, ids: list[str], lease_until: float) -> list[str]:
     """`begin` for a batch: the ids this caller now owns the send of."""
-    return list(r.register_script(BEGIN_MANY_LUA)(args=[time.time(), lease_until, *ids])) if ids else []
+    return _begin(r, ids, lease_until, "pending,retrying")
 
 
 def sent_many(r: redis.Redis, ids: list[str]) -> None:
@@ -157,7 +127,12 @@ def defer(r: redis.Redis, delivery_id_: str, until: float) -> None:
 
 def begin_held(r: redis.Redis, ids: list[str], lease_until: float) -> list[str]:
     """Take every still-held alert of the list for one send (a digest); return those taken."""
-    return list(r.register_script(BEGIN_HELD_LUA)(args=[time.time(), lease_until, *ids])) if ids else []
+    return _begin(r, ids, lease_until, "held")
+
+
+def _begin(r: redis.Redis, ids: list[str], lease_until: float, from_states: str) -> list[str]:
+    script = r.register_script(BEGIN_MANY_LUA)
+    return list(script(args=[time.time(), lease_until, from_states, *ids])) if ids else []
 
 
 def finish(

@@ -23,7 +23,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from notifier import httpwatch, netguard
+from notifier import fetchloop, httpwatch, netguard
 from notifier.deliver import DeliveryError
 from notifier.fastpath_base import Message, failed
 
@@ -96,13 +96,11 @@ def _prepared(message: Message) -> Request | DeliveryError:
 
 
 def _loop() -> asyncio.AbstractEventLoop:
-    """This process's loop (a forked child makes its own: a loop does not survive a fork)."""
+    """The process's one background loop (shared with polling); sessions of our own on it."""
     with _lock:
         if _state.get("pid") != os.getpid():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="webhook-loop", daemon=True).start()
             _state.clear()
-            _state.update(pid=os.getpid(), loop=loop, sessions={})
+            _state.update(pid=os.getpid(), loop=fetchloop.event_loop(), sessions={})
         return _state["loop"]
 
 

@@ -19,7 +19,7 @@ _lock = threading.Lock()
 _state: dict = {}
 
 
-def _loop() -> asyncio.AbstractEventLoop:
+def event_loop() -> asyncio.AbstractEventLoop:
     """This process's loop (a forked child makes its own: a loop does not survive a fork)."""
     with _lock:
         if _state.get("pid") != os.getpid():
@@ -45,7 +45,7 @@ def fetch_batch(requests: list[FetchRequest], limits: FetchLimits) -> list[Fetch
     """Fetch a batch on this process's loop, over its long-lived session; errors are returned."""
     if not requests:
         return []
-    return asyncio.run_coroutine_threadsafe(_fetch(requests, limits), _loop()).result()
+    return asyncio.run_coroutine_threadsafe(_fetch(requests, limits), event_loop()).result()
 
 
 async def _close_sessions() -> None:

@@ -130,7 +130,7 @@ def deliveries(rows, as_json: bool) -> None:
 def status(r, as_json: bool) -> None:
     data = {
         "feeds": [feed_json(f) for f in store.list_feeds(r)],
-        "queues": {q: r.llen(q) for q in ("poll", "deliver")},
+        "queues": {q: r.llen(q) for q in ("tick", "poll", "deliver")},
         "deliveries": {k: int(v) for k, v in r.hgetall("deliveries:count").items()},
         "deliveries_waiting": r.zcard("deliveries:due"),
         "stories_waiting": r.zcard("stories:pending"),

@@ -134,3 +134,23 @@ def test_a_failed_delivery_can_be_retried_by_hand_and_then_arrives(env, r, sink)
     assert views.retry_delivery(r, row.id)
     run_ticks(r)
     assert ledger.get(r, row.id).state == "sent" and sink.requests[-1]["status"] == 200
+
+
+def test_status_reports_queue_depths_delivery_counts_and_a_url_that_keeps_failing(env, r, sink, capsys):
+    import json
+
+    from notifier import views
+
+    store.add_topic(r, Topic("storms", "storm"))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/ann?token=SECRETTOKEN"),), ("storms",)))
+    sink.responses.extend([(500, {})] * 10)
+    publish(r, "Storm hits the north coast tonight")
+    for _ in range(get_settings().delivery_max_attempts):
+        run_ticks(r)
+        make_due_now(r)
+    capsys.readouterr()
+    views.status(r, as_json=True)
+    shown = capsys.readouterr().out
+    status = json.loads(shown)
+    assert status["deliveries"]["failed"] == 1 and status["failing_urls"] == {"ann json://127.0.0.1": 1}
+    assert set(status["queues"]) == {"tick", "poll", "deliver"} and "SECRETTOKEN" not in shown

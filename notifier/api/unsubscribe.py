@@ -28,28 +28,32 @@ PAGE_HEADERS = {
 }
 
 
-@router.get("/unsubscribe/{token}")
-def confirm(token: str) -> HTMLResponse:
-    r = get_redis()
+def _target(r, token: str) -> tuple[str, str] | HTMLResponse:
+    """(subscriber, url) behind a token we issued, or the page that answers instead."""
     found = resolve_unsubscribe(r, token)
     if found is None:
         return _page("unknown", status=404)
     subscriber, url_hash = found
     url = _url_of(r, subscriber, url_hash)
-    return _page("confirm", subscriber=subscriber, target=redact(url)) if url else _page("gone")
+    return (subscriber, url) if url else _page("gone")  # a second click: the same answer, 200
+
+
+@router.get("/unsubscribe/{token}")
+def confirm(token: str) -> HTMLResponse:
+    target = _target(get_redis(), token)
+    if isinstance(target, HTMLResponse):
+        return target
+    return _page("confirm", subscriber=target[0], target=redact(target[1]))
 
 
 @router.post("/unsubscribe/{token}")
 def one_click(token: str) -> HTMLResponse:
     """Any POST with a valid token unsubscribes; mail providers send `List-Unsubscribe=One-Click`."""
     r = get_redis()
-    found = resolve_unsubscribe(r, token)
-    if found is None:
-        return _page("unknown", status=404)
-    subscriber, url_hash = found
-    url = _url_of(r, subscriber, url_hash)
-    if url is None:
-        return _page("gone")  # a second click, or a second provider: the same answer, 200
+    target = _target(r, token)
+    if isinstance(target, HTMLResponse):
+        return target
+    subscriber, url = target
     sub = store.get_subscriber(r, subscriber)
     store.add_subscriber(r, dataclasses.replace(sub, urls=tuple(u for u in sub.urls if u != url)))
     return _page("done", subscriber=subscriber, target=redact(url))

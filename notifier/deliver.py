@@ -71,11 +71,6 @@ def load_plugin(url: str):
     return plugin
 
 
-def plugin_formats(plugin) -> tuple[str, ...]:
-    formats = plugin.notify_format
-    return tuple(formats) if isinstance(formats, tuple | list) else (formats,)
-
-
 def target_hosts(url: str, plugin) -> list[tuple[str, int]]:
     """The (host, port) pairs Apprise will connect to for this URL, for the address guard."""
     scheme = urlsplit(url).scheme.lower()

@@ -13,7 +13,7 @@ import time
 
 import redis
 
-from notifier import dedup, httpwatch, ledger, notices, ratelimit, sendbatch, store
+from notifier import dedup, ledger, notices, ratelimit, sendbatch, store
 from notifier.deliver import DeliveryError, send_digest
 from notifier.models import Delivery
 from notifier.settings import Settings
@@ -100,7 +100,8 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
     if not taken:
         return
     records = [d for d in candidates if d.id in set(taken)]
-    url, stories = target_and_stories(r, record, [d.story for d in records], settings)
+    loaded = dedup.load_stories(r, [d.story for d in records])
+    stories = [loaded[d.story] for d in records if d.story in loaded]
     if len(stories) == 1 and url:
         subs = {record.subscriber} if record.subscriber != notices.OPERATOR else set()
         error = sendbatch.send_rendered(r, records[:1], {records[0].id: url}, settings, subs)[records[0].id]
@@ -113,11 +114,6 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
 def target_of(r: redis.Redis, record: Delivery, settings: Settings) -> str | None:
     urls = notices.urls_of(r, record.subscriber, settings)
     return next((u for u in urls if ledger.url_hash(u) == record.url_hash), None)
-
-
-def target_and_stories(r: redis.Redis, record: Delivery, story_ids: list[str], settings: Settings):
-    stories = [s for s in (dedup.load_story(r, sid) for sid in story_ids) if s]
-    return target_of(r, record, settings), stories
 
 
 def paced(r: redis.Redis, url: str, delivery_ids: list[str]) -> bool:
@@ -137,14 +133,7 @@ def attempt(send_it, url: str | None, stories: list[dict]) -> DeliveryError | No
     """Send, watching the HTTP answers Apprise does not pass on (429 Retry-After, 404/410/401)."""
     if url is None or not stories:
         return DeliveryError("the story or the subscriber's URL is gone", permanent=True)
-    with httpwatch.watch() as seen:
-        try:
-            send_it()
-        except DeliveryError as exc:
-            exc.permanent = exc.permanent or seen.permanent
-            exc.retry_after = seen.retry_after
-            return exc
-    return None
+    return sendbatch.watched(send_it)
 
 
 def outcome(

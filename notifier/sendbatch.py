@@ -94,10 +94,15 @@ def job_for(rendered: Rendered, url: str):
 
 
 def through_apprise(url: str, story: dict, rendered: Rendered, settings: Settings) -> DeliveryError | None:
-    """One Apprise send, watching the HTTP answers Apprise does not pass on (429, 404/410/401)."""
+    """One Apprise send, its error (if any) completed with what the HTTP answers said."""
+    return watched(lambda: send(url, story, settings.allow_private_hosts, rendered))
+
+
+def watched(send_it) -> DeliveryError | None:
+    """Run an Apprise send, watching the HTTP answers Apprise does not pass on (429, 404/410/401)."""
     with httpwatch.watch() as seen:
         try:
-            send(url, story, settings.allow_private_hosts, rendered)
+            send_it()
         except DeliveryError as exc:
             exc.permanent = exc.permanent or seen.permanent
             exc.retry_after = seen.retry_after

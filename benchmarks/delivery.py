@@ -6,7 +6,7 @@ counting what they accept): aiohttp and httpx POSTs at c=50 with keep-alive, `re
 connection each, as Apprise sends), Apprise `json://` with a new object per message; smtplib with a
 new connection per message and with one connection reused, Apprise `mailto://` (new object each).
 Parts, in this process and one thread: `deliver.send` (guard + render + Apprise) and
-`dispatch.deliver` (the ledger around it).
+`dispatch.send_deliveries` (the ledger around it).
 Service: `notifier worker` for the poll queue as `notifier run` starts it, two deliver workers
 (threads x 8) and `notifier beat`. K subscribers, each with its own URL, follow one topic; one
 story is claimed and the tick fans it out; the figure runs from the claim until the ledger counts K
@@ -45,17 +45,19 @@ import apprise
 import httpx
 import requests
 from aiosmtpd.smtp import SMTP, AuthResult
+from workers.supervisor import child_commands
 
 from benchmarks.polling import tree_cpu
 from benchmarks.stack import own_redis, service
-from notifier import dedup, dispatch, pipeline, ratelimit, store
-from notifier.db import connect
-from notifier.deliver import send
-from notifier.embedded import free_port
+from notifier import pipeline
+from notifier.alerts import dispatch, pacing
+from notifier.alerts.channels.via_apprise import send
+from notifier.core.db import connect
+from notifier.core.due import chunks
+from notifier.core.embedded import free_port
 from notifier.models import Story, Subscriber, Topic
-from notifier.schedule import chunks
-from notifier.service import child_commands
 from notifier.settings import Settings, get_settings
+from notifier.stories import claim, store
 from tests.service import wait_until
 
 K = int(os.environ.get("BENCH_SUBSCRIBERS", "2000"))
@@ -318,13 +320,13 @@ def _smtp_reused(sinks: Sinks, message: EmailMessage) -> int:
 
 
 def parts_alone(sinks: Sinks, url: str) -> dict:
-    """deliver.send and dispatch.deliver on one thread, on a database of their own (the service uses 0)."""
+    """deliver.send and dispatch.send_deliveries on one thread, on a database of their own (the service uses 0)."""
     r = connect(url.rsplit("/", 1)[0] + "/1")
     settings = Settings(redis_url=url, allow_private_hosts=True)
     topic = "parts"
     store.add_topic(r, Topic(topic, topic))
     add_subscribers(r, topic, [sinks.hook(i, rate=UNLIMITED) for i in range(K)], "part")
-    ids = pipeline.fan_out(r, [publish(r, topic)], settings)
+    ids = pipeline.route_stories(r, [publish(r, topic)], settings)
     story = {**STORY, "id": "p", "feed": "f"}
     figures = {
         "send_json": measured(sinks, "http", lambda: repeated(lambda i: send(sinks.hook(i), story, True))),
@@ -338,7 +340,7 @@ def parts_alone(sinks: Sinks, url: str) -> dict:
 def _dispatch(r, ids: list[str], settings: Settings) -> int:
     done, deadline = 0, time.monotonic() + SLICE
     while time.monotonic() < deadline and done < len(ids):
-        dispatch.deliver(r, ids[done : done + 20], settings)
+        dispatch.send_deliveries(r, ids[done : done + 20], settings)
         done += len(ids[done : done + 20])
     return done
 
@@ -346,7 +348,7 @@ def _dispatch(r, ids: list[str], settings: Settings) -> int:
 def _calls_per_alert(r, ids: list[str], settings: Settings) -> dict:
     """Redis round trips (a pipeline is one) and Apprise URL parses per alert, counted by cProfile."""
     profile = cProfile.Profile()
-    profile.runcall(dispatch.deliver, r, ids, settings)
+    profile.runcall(dispatch.send_deliveries, r, ids, settings)
     counted = {
         "redis_round_trips": ("redis/connection.py", "send_packed_command"),
         "apprise_instantiate": ("apprise/apprise.py", "instantiate"),
@@ -391,7 +393,7 @@ def publish(r, word: str) -> str:
         summary=STORY["summary"],
         guid=f"{word}{time.time_ns()}",
     )
-    claimed = dedup.claim_stories(r, "bench", [story], story_ttl=3600, title_ttl=3600, pending_at=time.time())
+    claimed = claim.claim_stories(r, "bench", [story], story_ttl=3600, title_ttl=3600, pending_at=time.time())
     if claimed != [story.id]:
         raise RuntimeError(f"story {story.id} was not claimed as new")
     return story.id
@@ -402,9 +404,9 @@ def service_runs(sinks: Sinks, url: str) -> dict:
     plans = {  # name: subscribers, their URLs, the burst the limiter lets through at once
         "warm_up": (50, lambda i: sinks.hook(10**6 + i, rate=UNLIMITED), 1),  # URLs no run uses
         "webhook_unlimited": (K, lambda i: sinks.hook(i, rate=UNLIMITED), 1),
-        "webhook_paced": (PACED["webhook"], sinks.hook, ratelimit.WEBHOOK_HOST.burst),
+        "webhook_paced": (PACED["webhook"], sinks.hook, pacing.WEBHOOK_HOST.burst),
         "email_unlimited": (EMAIL, lambda i: sinks.mailto(i, rate=UNLIMITED), 1),
-        "email_paced": (PACED["email"], sinks.mailto, ratelimit.SMTP_HOST.burst),
+        "email_paced": (PACED["email"], sinks.mailto, pacing.SMTP_HOST.burst),
     }
     for name, (count, url_of, _) in plans.items():
         store.add_topic(r, Topic(_word(name), _word(name)))
@@ -544,7 +546,7 @@ def fan_out_alone(sinks: Sinks, url: str) -> dict:
     story_id = publish(r, "zzfanout")
     deliver = _deliver_task(url)
     started, redis_cpu = time.perf_counter(), _redis_cpu(r)
-    created = pipeline.fan_out(r, [story_id], settings)
+    created = pipeline.route_stories(r, [story_id], settings)
     matched, redis_cpu = time.perf_counter(), _redis_cpu(r) - redis_cpu
     batches = chunks(created, _deliver_batch(len(created)))
     for batch in batches:
@@ -603,7 +605,7 @@ def report(limits: dict, parts: dict, served: dict, fanned: dict) -> dict:
     aio, smtp = limits["aiohttp"]["per_s"], limits["smtplib_reused"]["per_s"]
     hooks, mails, per_alert = served["webhook_unlimited"], served["email_unlimited"], parts["per_alert"]
     paced = {name: served[name]["steady_alerts_per_s"] for name in ("webhook_paced", "email_paced")}
-    webhook_limit, smtp_limit = ratelimit.WEBHOOK_HOST.per_second, ratelimit.SMTP_HOST.per_second
+    webhook_limit, smtp_limit = pacing.WEBHOOK_HOST.per_second, pacing.SMTP_HOST.per_second
     per_cpu = {"aiohttp": limits["aiohttp"]["per_cpu_s"], "smtplib": limits["smtplib_reused"]["per_cpu_s"]}
     rate = {name: figures["per_s"] for name, figures in limits.items()}
     apprise_json, send_json, dispatch_json = rate["apprise_json"], parts["send_json"], parts["dispatch_json"]
@@ -617,7 +619,7 @@ def report(limits: dict, parts: dict, served: dict, fanned: dict) -> dict:
         ("limit: Apprise mailto://, new object each, /s", rate["apprise_mailto"], smtp),
         ("limit: ssl.create_default_context(), /s", rate["ssl_default_context"], None),
         ("part: deliver.send json://, 1 thread, /s", send_json["per_s"], apprise_json),
-        ("part: dispatch.deliver json://, 1 thread, /s", dispatch_json["per_s"], apprise_json),
+        ("part: dispatch.send_deliveries json://, 1 thread, /s", dispatch_json["per_s"], apprise_json),
         ("part: Redis round trips per alert", per_alert["redis_round_trips"], None),
         ("part: Apprise URL parses per alert", per_alert["apprise_instantiate"], None),
         ("service: webhook alerts/s, no limit (target >= 0.5)", hooks["alerts_per_s"], aio),

@@ -33,7 +33,7 @@ from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from notifier.embedded import free_port
+from notifier.core.embedded import free_port
 
 ITEMS = 50
 FIRST_ETAG = '"v0"'  # every feed's ETag until its first change

@@ -40,10 +40,11 @@ import httpx
 
 from benchmarks.feedgen import FIRST_ETAG, FeedServer, FeedSet
 from benchmarks.stack import own_redis, service
-from notifier import pipeline, store
-from notifier.db import connect
-from notifier.parse import parse_feed
+from notifier import pipeline
+from notifier.core.db import connect
+from notifier.feeds.parse import parse_feed
 from notifier.settings import Settings
+from notifier.stories import store
 from tests.service import wait_until
 
 N = int(os.environ.get("BENCH_FEEDS", "3000"))

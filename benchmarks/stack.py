@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from notifier.embedded import EmbeddedRedis  # noqa: E402
+from notifier.core.embedded import EmbeddedRedis  # noqa: E402
 from tests.service import Service  # noqa: E402
 
 

@@ -12,6 +12,11 @@ def url_hash(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
+def find_url(urls, wanted_hash: str) -> str | None:
+    """The URL among `urls` whose url_hash is `wanted_hash`: how a ledger row finds its URL again."""
+    return next((u for u in urls if url_hash(u) == wanted_hash), None)
+
+
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 

@@ -1,10 +1,12 @@
 """The whole flow, one readable step at a time:
 
-beat tick -> claim due feeds -> fetch (batched, concurrent) -> parse -> claim stories
--> match topics -> claim deliveries -> render -> send.
+beat tick -> claim_due_work -> poll_feeds (fetch, parse, claim stories) -> route_stories (match
+topics, one ledger row per subscriber URL) -> send_alerts (pace, claim, render, send).
 
 Each function takes ids, works against Redis and is safe to run twice. The Celery tasks in
-`workers/tasks.py` only call these and enqueue what they return.
+`workers/tasks.py` only call these and enqueue what they return. Where each step lives:
+`notifier.feeds` (fetch, parse, cadence, WebSub), `notifier.stories` (store, claim, match),
+`notifier.alerts` (fan-out, ledger, dispatch, render, channels).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from dataclasses import dataclass
 
 import redis
 
-from notifier import dispatch, fanout, store, websub
-from notifier.fetch import FetchError, FetchLimits, FetchRequest
-from notifier.fetchloop import fetch_batch
-from notifier.intake import claim_parsed
-from notifier.polling import parse_if_changed, record_error, record_success
-from notifier.schedule import claim_due
+from notifier.alerts import dispatch, fanout
+from notifier.core.due import claim_due
+from notifier.feeds import websub
+from notifier.feeds.batch import fetch_batch
+from notifier.feeds.fetch import FetchError, FetchLimits, FetchRequest
+from notifier.feeds.intake import claim_parsed
+from notifier.feeds.poll import parse_if_changed, record_error, record_success
 from notifier.settings import Settings
+from notifier.stories import store
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +38,10 @@ class Due:
     feeds: list[str]
     stories: list[str]
     deliveries: list[str]
+    renewals: list[str]  # WebSub subscriptions to ask for again
 
 
-def tick(r: redis.Redis, settings: Settings, now: float | None = None) -> Due:
+def claim_due_work(r: redis.Redis, settings: Settings, now: float | None = None) -> Due:
     """Claim everything that is due. Claims are atomic: two beats or ticks never share work."""
     now = now or time.time()
     lease = now + settings.lease_seconds
@@ -45,6 +50,7 @@ def tick(r: redis.Redis, settings: Settings, now: float | None = None) -> Due:
         feeds=claim_due(r, "feeds:due", now, lease, limit=FEEDS_PER_TICK),
         stories=claim_due(r, "stories:pending", now, lease),
         deliveries=claim_due(r, "deliveries:due", now, lease),
+        renewals=websub.claim_renewals(r, now),
     )
 
 
@@ -72,7 +78,7 @@ def absorb(r: redis.Redis, feed, result, settings: Settings, writes=None, websub
     """Take one feed's fetch result into the store; return the new story ids."""
     now = time.time()
     if isinstance(result, FetchError):
-        log.info("feed %s: %s", feed.id, result)
+        log.warning("feed %s: %s", feed.id, result)
         record_error(r, feed, result, settings, now)
         return []
     parsed, body_hash = parse_if_changed(feed, result)
@@ -80,12 +86,23 @@ def absorb(r: redis.Redis, feed, result, settings: Settings, writes=None, websub
     if parsed:
         websub.on_feed_parsed(r, feed, parsed, result.link_header, settings)
     record_success(r, feed, result, settings, now, body_hash, parsed, writes, websub_state)
+    if new:
+        log.info("feed %s: %d new stories", feed.id, len(new))
     return new
 
 
-def fan_out(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[str]:
-    return fanout.fan_out(r, story_ids, settings)
+def route_stories(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[str]:
+    """Match new stories to topics and subscribers; return the deliveries due now."""
+    return fanout.create_deliveries(r, story_ids, settings)
 
 
-def deliver(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
-    dispatch.deliver(r, delivery_ids, settings)
+def send_alerts(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
+    """Send what is due of these deliveries; retries and held alerts come back through the tick."""
+    dispatch.send_deliveries(r, delivery_ids, settings)
+
+
+def renew_subscriptions(
+    r: redis.Redis, feed_ids: list[str], settings: Settings, now: float | None = None
+) -> None:
+    """Ask WebSub hubs again for subscriptions about to lapse."""
+    websub.renew(r, feed_ids, settings, now)

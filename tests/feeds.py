@@ -1,11 +1,25 @@
-"""Small, realistic RSS documents built in tests, item by item."""
+"""Feed documents for tests: the real ones in tests/corpus/ and small realistic RSS built item by item."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 from xml.sax.saxutils import escape
+
+import pytest
+
+# The one place that says where the corpus is: it travels with the repo (see corpus/README.md).
+CORPUS = Path(__file__).resolve().parent / "corpus"
+
+
+def corpus_file(name: str) -> Path:
+    """A file of the corpus, e.g. "feeds/bbc-world-2026.xml"; a clone without it fails, never skips."""
+    path = CORPUS / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: the test corpus ships with the repo in tests/corpus/", pytrace=False)
+    return path
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from email.utils import formatdate
 
 import pytest
 
-from notifier import cadence
+from notifier.feeds import cadence
 
 NOW = 1_800_000_000.0
 

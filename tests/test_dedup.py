@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from notifier import dedup
-from notifier.parse import parse_feed
+from notifier.feeds.parse import parse_feed
+from notifier.stories.claim import claim_stories, load_story
 from tests.feeds import Item, rss
 
 TTL = {"story_ttl": 3600, "title_ttl": 600, "pending_at": 0.0}
@@ -14,7 +14,7 @@ def stories(feed_id, *items):
 
 
 def claim(r, feed_id, *items, baseline=False):
-    return dedup.claim_stories(r, feed_id, stories(feed_id, *items), baseline=baseline, **TTL)
+    return claim_stories(r, feed_id, stories(feed_id, *items), baseline=baseline, **TTL)
 
 
 STORY = Item(
@@ -80,4 +80,4 @@ def test_two_identical_items_in_one_poll_make_one_story(r):
 def test_a_new_story_waits_in_pending_until_fanned_out(r):
     [sid] = claim(r, "f1", STORY)
     assert r.zscore("stories:pending", sid) == 0.0
-    assert dedup.load_story(r, sid)["title"] == STORY.title
+    assert load_story(r, sid)["title"] == STORY.title

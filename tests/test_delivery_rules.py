@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifier import dedup, ledger, pipeline, store
+from notifier import pipeline
+from notifier.alerts import ledger
+from notifier.feeds.parse import parse_feed
 from notifier.models import Subscriber, Topic
-from notifier.parse import parse_feed
 from notifier.settings import get_settings
+from notifier.stories import claim, store
 from tests.feeds import Item, rss
 from tests.sinks import HttpSink
 
@@ -24,15 +26,15 @@ def sink():
 def publish(r, *titles: str) -> list[str]:
     items = [Item(t, f"https://n.example/{i}-{abs(hash(t))}", guid=t) for i, t in enumerate(titles)]
     stories = parse_feed(rss(items), feed_id="feed1", url="https://n.example/feed").stories
-    return dedup.claim_stories(r, "feed1", stories, story_ttl=3600, title_ttl=600, pending_at=0)
+    return claim.claim_stories(r, "feed1", stories, story_ttl=3600, title_ttl=600, pending_at=0)
 
 
 def run_ticks(r, rounds: int = 1) -> None:
     settings = get_settings()
     for _ in range(rounds):
-        due = pipeline.tick(r, settings)
-        pipeline.deliver(r, pipeline.fan_out(r, due.stories, settings), settings)
-        pipeline.deliver(r, due.deliveries, settings)
+        due = pipeline.claim_due_work(r, settings)
+        pipeline.send_alerts(r, pipeline.route_stories(r, due.stories, settings), settings)
+        pipeline.send_alerts(r, due.deliveries, settings)
 
 
 def make_due_now(r) -> None:
@@ -119,7 +121,7 @@ def test_an_alert_older_than_the_maximum_age_is_dropped_not_sent_late(env, r, si
 
 
 def test_a_failed_delivery_can_be_retried_by_hand_and_then_arrives(env, r, sink):
-    from notifier import views
+    from notifier.cli import output
 
     store.add_topic(r, Topic("storms", "storm"))
     store.add_subscriber(r, Subscriber("ann", (sink.url("/ann"),), ("storms",)))
@@ -131,7 +133,7 @@ def test_a_failed_delivery_can_be_retried_by_hand_and_then_arrives(env, r, sink)
     [row] = ledger.recent(r)
     assert row.state == "failed"
     sink.responses.clear()
-    assert views.retry_delivery(r, row.id)
+    assert output.retry_delivery(r, row.id)
     run_ticks(r)
     assert ledger.get(r, row.id).state == "sent" and sink.requests[-1]["status"] == 200
 
@@ -139,7 +141,7 @@ def test_a_failed_delivery_can_be_retried_by_hand_and_then_arrives(env, r, sink)
 def test_status_reports_queue_depths_delivery_counts_and_a_url_that_keeps_failing(env, r, sink, capsys):
     import json
 
-    from notifier import views
+    from notifier.cli import output
 
     store.add_topic(r, Topic("storms", "storm"))
     store.add_subscriber(r, Subscriber("ann", (sink.url("/ann?token=SECRETTOKEN"),), ("storms",)))
@@ -149,7 +151,7 @@ def test_status_reports_queue_depths_delivery_counts_and_a_url_that_keeps_failin
         run_ticks(r)
         make_due_now(r)
     capsys.readouterr()
-    views.status(r, as_json=True)
+    output.status(r, as_json=True)
     shown = capsys.readouterr().out
     status = json.loads(shown)
     assert status["deliveries"]["failed"] == 1 and status["failing_urls"] == {"ann json://127.0.0.1": 1}

@@ -20,10 +20,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from notifier import fastpath_smtp
-from notifier.fastpath import Job, send_batch, supports
-from notifier.netguard import is_public_address
-from notifier.render import Links, render_for
+from notifier.alerts.channels import smtp
+from notifier.alerts.channels.pooled import Job, send_batch, supports
+from notifier.alerts.render import Links, render_for
+from notifier.core.netguard import is_public_address
 from notifier.settings import Settings
 from tests.sinks import HttpSink, SmtpSink, free_port, wait_for
 
@@ -46,7 +46,7 @@ def loopback_one_or_public(ip) -> bool:
 @pytest.fixture(autouse=True)
 def _fresh_smtp_pool():
     yield
-    fastpath_smtp.close_all()  # each test's sink is gone with the test
+    smtp.close_all()  # each test's sink is gone with the test
 
 
 def apprise_send(url: str, job: Job) -> bool:
@@ -98,7 +98,7 @@ def test_urls_with_features_the_fast_path_does_not_reproduce_are_left_to_apprise
 def test_a_batch_of_200_webhooks_arrives_exactly_as_apprise_sends_one():
     with HttpSink() as sink:
         rendered = render_for(sink.url("/hook"), STORY, ["quakes"], Settings())
-        sample = Job.from_rendered(rendered)
+        sample = Job.for_rendered(rendered, sink.url("/hook"))
         assert apprise_send(sink.url("/apprise"), sample)
         jobs = [Job(sink.url("/hook"), f"{sample.title} {i}", sample.body, None, {}) for i in range(200)]
         assert send_batch(jobs, allow_private=True) == [None] * 200
@@ -241,7 +241,7 @@ class CountingSink(SmtpSink):
         return await super().handle_DATA(server, session, envelope)
 
     def __exit__(self, *exc) -> None:
-        fastpath_smtp.close_all()  # hang up first: aiosmtpd leaves a TLS connection open when it stops
+        smtp.close_all()  # hang up first: aiosmtpd leaves a TLS connection open when it stops
         super().__exit__(*exc)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -279,7 +279,7 @@ class RefusingSink(CountingSink):
 
 def email_job(sink: SmtpSink, to: str = "reader@example.com", title: str = STORY["title"]) -> Job:
     rendered = render_for(sink.url(to), STORY | {"title": title}, ["quakes"], Settings(), UNSUBSCRIBE)
-    return Job.from_rendered(rendered)
+    return Job.for_rendered(rendered, sink.url(to))
 
 
 def test_fifty_emails_share_one_logged_in_connection_and_each_has_html_text_and_unsubscribe_headers():
@@ -304,8 +304,12 @@ def test_fifty_emails_share_one_logged_in_connection_and_each_has_html_text_and_
 
 def test_an_email_has_the_same_headers_and_parts_as_apprise_sends():
     with CountingSink() as sink:
-        job = email_job(sink, title="Séisme sur la côte")
-        assert apprise_send(job.url, job)
+        to = "reader@example.com"
+        rendered = render_for(
+            sink.url(to), STORY | {"title": "Séisme sur la côte"}, ["quakes"], Settings(), UNSUBSCRIBE
+        )
+        job = Job.for_rendered(rendered, sink.url(to))
+        assert apprise_send(rendered.url_for_apprise, job)  # Apprise carries the headers in the URL
         assert send_batch([job], allow_private=True) == [None]
         assert wait_for(lambda: len(sink.messages) == 2)
     theirs, ours = sink.messages
@@ -335,7 +339,7 @@ def test_a_server_that_hangs_up_after_each_message_gets_a_new_connection_for_the
 
 
 def test_a_connection_idle_too_long_is_checked_with_noop_and_replaced_when_gone(monkeypatch):
-    monkeypatch.setattr(fastpath_smtp, "IDLE_CHECK", 0.0)  # every reuse counts as idle
+    monkeypatch.setattr(smtp, "IDLE_CHECK", 0.0)  # every reuse counts as idle
     with CountingSink() as steady, DroppingSink() as dropping:
         assert send_batch([email_job(steady)] * 3, allow_private=True) == [None] * 3
         assert send_batch([email_job(dropping)] * 3, allow_private=True) == [None] * 3
@@ -344,7 +348,7 @@ def test_a_connection_idle_too_long_is_checked_with_noop_and_replaced_when_gone(
 
 
 def test_a_thread_keeps_only_its_most_recently_used_connections(monkeypatch):
-    monkeypatch.setattr(fastpath_smtp, "MAX_POOLED", 2)
+    monkeypatch.setattr(smtp, "MAX_POOLED", 2)
     with CountingSink() as sink:
         ann, bob, cid = (Job(sink.url().replace("user:", f"{name}:"), "t", "b", "text", {}) for name in "abc")
         assert send_batch([ann, bob, cid, cid, ann], allow_private=True) == [None] * 5

@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifier.fetch import (
+from notifier.core.netguard import is_public_address
+from notifier.core.retry_after import parse_retry_after
+from notifier.feeds.fetch import (
     FetchError,
     FetchLimits,
     FetchRequest,
@@ -24,9 +26,7 @@ from notifier.fetch import (
     fetch,
     fetch_many,
     make_session,
-    parse_retry_after,
 )
-from notifier.netguard import is_public_address
 from notifier.settings import Settings
 from tests.feedserver import FeedServer
 
@@ -393,7 +393,7 @@ def test_fetch_many_returns_errors_in_place(server):
 
 
 def test_a_session_can_be_shared_by_the_caller(server):
-    from notifier.fetch import fetch_one
+    from notifier.feeds.fetch import fetch_one
 
     async def run():
         async with make_session(LOCAL) as session:

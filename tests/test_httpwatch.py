@@ -12,7 +12,8 @@ import apprise
 import pytest
 import requests
 
-from notifier.httpwatch import MAX_RETRY_AFTER, install, parse_retry_after, watch
+from notifier.alerts.channels.httpwatch import install, watch
+from notifier.core.retry_after import MAX_RETRY_AFTER, parse_retry_after
 from tests.sinks import HttpSink
 
 
@@ -203,7 +204,7 @@ def test_installing_twice_wraps_requests_once():
 
 @pytest.mark.parametrize(
     "value, seconds",
-    [("7", 7.0), (" 120 ", 120.0), ("1.5", 1.5), ("-3", 0.0), ("nan", None), ("", None), ("soon", None)],
+    [("7", 7.0), (" 120 ", 120.0), ("1.5", 1.5), ("-3", None), ("nan", None), ("", None), ("soon", None)],
 )
 def test_retry_after_values_are_read_as_seconds(value, seconds):
     assert parse_retry_after(value) == seconds

@@ -1,11 +1,11 @@
-"""Topic expressions (notifier.match): parsing, matching, explaining, and refusing bad input."""
+"""Topic expressions (notifier.stories.match): parsing, matching, explaining, and refusing bad input."""
 
 import csv
 from pathlib import Path
 
 import pytest
 
-from notifier.match import (
+from notifier.stories.match import (
     And,
     ExpressionError,
     Not,
@@ -18,8 +18,7 @@ from notifier.match import (
     split_words,
     story_text,
 )
-
-CLUSTERS = Path("/work/shared/corpus/clusters.tsv")
+from tests.feeds import corpus_file
 
 
 def t(*words: str) -> Term:
@@ -324,9 +323,7 @@ def test_story_text_joins_title_and_summary_so_both_are_matched():
 
 
 def corpus_titles() -> list[tuple[str, str]]:
-    if not CLUSTERS.exists():
-        pytest.skip(f"{CLUSTERS} is missing")
-    with CLUSTERS.open(encoding="utf-8", newline="") as file:
+    with corpus_file("clusters.tsv").open(encoding="utf-8", newline="") as file:
         return [(row["cluster_id"], row["title"]) for row in csv.DictReader(file, delimiter="\t")]
 
 
@@ -341,6 +338,6 @@ def test_real_headlines_match_exactly_the_topics_they_are_about():
 
 
 def test_user_input_is_never_compiled_into_a_regular_expression():
-    import notifier.match
+    import notifier.stories.match
 
-    assert "import re" not in Path(notifier.match.__file__).read_text(encoding="utf-8")
+    assert "import re" not in Path(notifier.stories.match.__file__).read_text(encoding="utf-8")

@@ -12,8 +12,8 @@ import socket
 
 import pytest
 
-from notifier import netguard
-from notifier.netguard import (
+from notifier.core import netguard
+from notifier.core.netguard import (
     AddressRefused,
     GuardedResolver,
     InvalidURL,

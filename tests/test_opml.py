@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from notifier import store
+from notifier.feeds.opml import OpmlError, OutlineFeed, read_opml, write_opml
 from notifier.models import Feed
-from notifier.opml import OpmlError, OutlineFeed, read_opml, write_opml
+from notifier.stories import store
 from tests.service import ROOT, Service
 
 FIXTURES = Path(__file__).parent / "fixtures" / "opml"

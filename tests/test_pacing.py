@@ -7,10 +7,12 @@ import time
 
 import pytest
 
-from notifier import dedup, ledger, pipeline, ratelimit, store
+from notifier import pipeline
+from notifier.alerts import ledger, pacing
+from notifier.feeds.parse import parse_feed
 from notifier.models import Subscriber, Topic
-from notifier.parse import parse_feed
 from notifier.settings import get_settings
+from notifier.stories import claim, store
 from tests.feeds import Item, rss
 from tests.service import Service, wait_until
 from tests.sinks import HttpSink
@@ -21,12 +23,12 @@ STORIES = [f"Storm number {n} reaches the coast tonight" for n in range(12)]
 def publish(r, titles):
     items = [Item(t, f"https://n.example/{abs(hash(t))}", guid=t) for t in titles]
     stories = parse_feed(rss(items), feed_id="feed1", url="https://n.example/feed").stories
-    return dedup.claim_stories(r, "feed1", stories, story_ttl=3600, title_ttl=600, pending_at=0)
+    return claim.claim_stories(r, "feed1", stories, story_ttl=3600, title_ttl=600, pending_at=0)
 
 
 @pytest.mark.e2e
 def test_two_workers_together_never_exceed_one_destination_s_limit(tmp_path, redis_url, r):
-    rate = ratelimit.Rate(per_second=2, burst=2)
+    rate = pacing.Rate(per_second=2, burst=2)
     with HttpSink() as sink:
         env = {
             "REDIS_URL": redis_url,
@@ -65,8 +67,8 @@ def test_a_429_with_retry_after_holds_every_delivery_to_that_destination(env, r)
         settings = get_settings()
 
         def tick():
-            due = pipeline.tick(r, settings)
-            pipeline.deliver(r, pipeline.fan_out(r, due.stories, settings), settings)
+            due = pipeline.claim_due_work(r, settings)
+            pipeline.send_alerts(r, pipeline.route_stories(r, due.stories, settings), settings)
 
         publish(r, STORIES[:1])
         tick()

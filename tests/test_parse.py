@@ -1,39 +1,24 @@
-"""parse.py against real feeds: the shared corpus, two feeds of our own, and small inline documents."""
+"""parse.py against real feeds: the repo's corpus, two feeds of our own, and small inline documents."""
 
 from __future__ import annotations
 
 import csv
 import functools
 import hashlib
-import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from notifier.parse import normalise_link, normalise_title, parse_feed, plain_text, story_id
+from notifier.feeds.parse import normalise_link, normalise_title, parse_feed, plain_text, story_id
+from tests.feeds import corpus_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
-CORPUS = next(
-    (
-        path
-        for path in (
-            Path(os.environ.get("NOTIFIER_CORPUS", "/nonexistent")),
-            Path(__file__).parent / "fixtures" / "corpus",
-            Path("/work/shared/corpus"),
-        )
-        if (path / "MANIFEST.tsv").is_file()
-    ),
-    None,
-)
-needs_corpus = pytest.mark.skipif(CORPUS is None, reason="news corpus not found (set NOTIFIER_CORPUS)")
 
 
 def _tsv(name: str) -> list[dict]:
-    if CORPUS is None:
-        return []
-    with open(CORPUS / name, newline="", encoding="utf-8") as handle:
+    with corpus_file(name).open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
@@ -50,7 +35,7 @@ SKIPPED = {
 
 @functools.cache  # several tests walk the whole corpus; parse each document once
 def corpus(name: str, url: str = "https://example.com/feed"):
-    return parse_feed((CORPUS / "feeds" / name).read_bytes(), feed_id=name, url=url)
+    return parse_feed(corpus_file(f"feeds/{name}").read_bytes(), feed_id=name, url=url)
 
 
 def inline(items: str, url: str = "https://news.example.com/rss", **kwargs):
@@ -76,10 +61,9 @@ KANNADA = ("\u0c80", "\u0cff")
 # --- the corpus, every feed ---------------------------------------------------------------------------
 
 
-@needs_corpus
 @pytest.mark.parametrize("row", MANIFEST, ids=lambda row: row["file"].removeprefix("feeds/"))
 def test_every_corpus_feed_gives_one_story_per_item(row):
-    body = (CORPUS / row["file"]).read_bytes()
+    body = corpus_file(row["file"]).read_bytes()
     assert hashlib.sha256(body).hexdigest() == row["sha256"], "corpus file was edited"
     name = row["file"].removeprefix("feeds/")
     parsed = corpus(name)
@@ -87,7 +71,6 @@ def test_every_corpus_feed_gives_one_story_per_item(row):
     assert (parsed.bozo is not None) == ("bozo=1" in row["notes"])
 
 
-@needs_corpus
 def test_titles_and_summaries_are_one_line_of_plain_text():
     for row in MANIFEST:
         for story in corpus(row["file"].removeprefix("feeds/")).stories:
@@ -98,7 +81,6 @@ def test_titles_and_summaries_are_one_line_of_plain_text():
                 assert "<" not in story.title, (row["file"], story.title)
 
 
-@needs_corpus
 def test_an_html_title_comes_out_plain():
     titles = [story.title for story in corpus("nyt-home-2017.xml").stories]
     assert "Trump Insists Mexico Will Pay for Wall After U.S. Begins the Work" in titles
@@ -109,7 +91,6 @@ def test_an_html_title_comes_out_plain():
 # --- scripts and encodings ----------------------------------------------------------------------------
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     "name, script",
     [
@@ -127,7 +108,6 @@ def test_titles_in_other_scripts_are_readable(name, script):
     assert not any(re.search("[\ufffd\u00c0-\u00ff]", title) for title in titles)
 
 
-@needs_corpus
 def test_double_encoded_titles_are_repaired():
     yandex = [story.title for story in corpus("yandex-moscow-mojibake.xml").stories]
     assert yandex[0] == "В Москве из-за сильных морозов объявлен «оранжевый» уровень опасности"
@@ -136,7 +116,6 @@ def test_double_encoded_titles_are_repaired():
     assert not any(marker in title for title in lemonde for marker in ("Ã", "â€", "Â"))
 
 
-@needs_corpus
 def test_the_kannada_outlet_feed_is_its_english_section():
     # varthabharati-kn.xml holds no Kannada letters at all; Kannada is checked with an inline feed below.
     titles = [story.title for story in corpus("varthabharati-kn.xml").stories]
@@ -190,7 +169,6 @@ def test_the_http_charset_overrides_a_missing_declaration():
 # --- links ---------------------------------------------------------------------------------------------
 
 
-@needs_corpus
 def test_relative_item_links_resolve_against_the_feed_url():
     tpm = corpus("tpm-atom.xml", url="https://talkingpointsmemo.com/feed/all").stories
     assert tpm[0].link == (
@@ -206,7 +184,6 @@ def test_relative_item_links_resolve_against_the_feed_url():
     assert all(story.link.startswith(("http://", "https://")) for story in tpm + never)
 
 
-@needs_corpus
 def test_the_websub_hub_and_self_url_are_found():
     golem = corpus("golem-latin1.xml")
     assert golem.hub == "http://golem.superfeedr.com/"
@@ -243,7 +220,6 @@ def test_a_body_that_looks_like_a_path_is_parsed_not_opened(tmp_path):
 # --- identity ------------------------------------------------------------------------------------------
 
 
-@needs_corpus
 def test_items_without_a_guid_get_stable_distinct_ids():
     first, second = corpus("leparisien-une.xml").stories, corpus("leparisien-une.xml").stories
     assert all(story.guid is None for story in first)
@@ -251,7 +227,6 @@ def test_items_without_a_guid_get_stable_distinct_ids():
     assert len({story.id for story in first}) == len(first) == 30
 
 
-@needs_corpus
 def test_a_story_repeated_in_one_feed_keeps_one_id():
     stories = corpus("al-monitor.xml").stories
     assert len({stories[index].id for index in (15, 16, 17, 18)}) == 1
@@ -380,14 +355,12 @@ def test_content_is_used_when_there_is_no_summary():
 # --- dates ---------------------------------------------------------------------------------------------
 
 
-@needs_corpus
 def test_every_date_is_utc_aware_or_none():
     for row in MANIFEST:
         for story in corpus(row["file"].removeprefix("feeds/")).stories:
             assert story.published is None or story.published.utcoffset().total_seconds() == 0
 
 
-@needs_corpus
 @pytest.mark.parametrize(
     "name, index, moment",
     [
@@ -418,7 +391,6 @@ def test_dates_far_in_the_future_are_dropped():
 # --- the hand-labelled clusters index the same items we do --------------------------------------------
 
 
-@needs_corpus
 @pytest.mark.parametrize("row", CLUSTERS, ids=lambda row: f"{row['cluster_id'][:3]}-{row['file'][6:]}")
 def test_cluster_rows_name_our_story_at_that_index(row):
     stories = corpus(row["file"].removeprefix("feeds/")).stories

@@ -6,9 +6,11 @@ import time
 
 import pytest
 
-from notifier import ledger, pipeline, store
+from notifier import pipeline
+from notifier.alerts import ledger
 from notifier.models import Subscriber, Topic
 from notifier.settings import get_settings
+from notifier.stories import store
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifier.quiet import QuietError, release_time, validate
+from notifier.stories.quiet import QuietError, release_time, validate
 
 PARIS = ZoneInfo("Europe/Paris")
 

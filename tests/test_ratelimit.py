@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier.ratelimit import (
+from notifier.alerts.pacing import (
     Rate,
     block,
     destination_keys,
@@ -207,7 +207,7 @@ def test_a_rate_override_is_taken_out_of_the_url_and_applies_to_its_bucket():
 HAMMER = """
 import json, sys, time
 import redis
-from notifier.ratelimit import Rate, take
+from notifier.alerts.pacing import Rate, take
 url, key, per_second, burst, seconds = sys.argv[1:]
 r = redis.Redis.from_url(url)
 rate = Rate(float(per_second), int(burst))

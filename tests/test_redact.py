@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from notifier.redact import RedactingFilter, redact, redact_text
+from notifier.core.redact import RedactingFilter, redact, redact_text
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_the_log_filter_rewrites_records_with_arguments():
 
 
 def test_pieces_of_a_handled_url_are_masked_in_whatever_shape_a_library_logs_them():
-    from notifier.redact import remember_secrets
+    from notifier.core.redact import remember_secrets
 
     remember_secrets("tgram://987654321:AAHsecretBotToken/55555")
     line = "Max retries exceeded with url: /bot987654321:AAHsecretBotToken/sendMessage"
@@ -49,7 +49,7 @@ def test_punctuation_right_after_a_url_stays_in_the_sentence():
 
 
 def test_the_api_access_log_never_shows_an_unsubscribe_token():
-    from notifier.service import TokenPaths
+    from notifier.api.serve import TokenPaths
 
     args = ("127.0.0.1:5000", "POST", "/unsubscribe/0123456789abcdef0123456789abcdef", "1.1", 200)
     record = logging.LogRecord(

@@ -1,6 +1,6 @@
 """render.py: every channel gets a well-formed, escaped message within its limits.
 
-Real stories come from the shared corpus; the hostile story carries markup, template syntax and
+Real stories come from the repo's corpus; the hostile story carries markup, template syntax and
 a javascript: link. Sends go through real Apprise to real local sinks (SMTP, HTTP); Slack,
 Telegram, Discord and the SMS and push services have fixed public hosts, so for them the
 rendered payload is checked without sending.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,32 +18,22 @@ import apprise
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from notifier import deliver, store
-from notifier.models import Subscriber, Topic
-from notifier.parse import parse_feed
-from notifier.render import (
+from notifier.alerts.channels import via_apprise
+from notifier.alerts.links import links_many
+from notifier.alerts.render import (
     CHANNELS,
     Links,
-    channel_for,
-    cut,
-    links_for,
-    render_delivery,
     render_for,
-    sandbox,
     web_link,
 )
+from notifier.alerts.templating import cut, sandbox
+from notifier.feeds.parse import parse_feed
+from notifier.models import Subscriber, Topic
 from notifier.settings import get_settings
+from notifier.stories import store
+from tests.alerting import send_for_row
+from tests.feeds import corpus_file
 from tests.sinks import HttpSink, SmtpSink
-
-CORPUS = next(
-    (
-        p
-        for p in (Path(os.environ.get("NOTIFIER_CORPUS", "/nonexistent")), Path("/work/shared/corpus"))
-        if (p / "feeds").is_dir()
-    ),
-    None,
-)
-needs_corpus = pytest.mark.skipif(CORPUS is None, reason="news corpus not found (set NOTIFIER_CORPUS)")
 
 URLS = {
     "email": "mailto://user:pw@localhost:2525?smtp=127.0.0.1&from=alerts@example.com&to=reader@example.com",
@@ -73,7 +62,7 @@ FEEDS = ["bbc-world-2026.xml", "bbc-urdu.xml", "qq-news-gb2312.xml"]
 def corpus_story(name: str) -> dict:
     """The story with the longest summary in one corpus feed, as the pipeline stores it."""
     parsed = parse_feed(
-        (CORPUS / "feeds" / name).read_bytes(), feed_id=name, url=f"https://example.com/{name}"
+        corpus_file(f"feeds/{name}").read_bytes(), feed_id=name, url=f"https://example.com/{name}"
     )
     story = max(parsed.stories, key=lambda s: (bool(s.link), len(s.summary)))
     return story.as_json() | {"source": parsed.title}
@@ -143,6 +132,10 @@ def assert_well_formed(channel: str, rendered) -> None:
 # --- channels ----------------------------------------------------------------------------------
 
 
+def channel_for(url: str) -> str:
+    return render_for(url, {"title": "A story"}, [], get_settings()).channel
+
+
 @pytest.mark.parametrize("channel", sorted(URLS))
 def test_each_kind_of_url_gets_its_own_channel(channel):
     assert channel_for(URLS[channel]) == channel
@@ -156,7 +149,6 @@ def test_a_native_slack_webhook_url_is_slack_and_an_unknown_url_is_text():
     assert channel_for("nonsense://whatever") == "text"
 
 
-@needs_corpus
 @pytest.mark.parametrize("feed", FEEDS)
 @pytest.mark.parametrize("channel", sorted(URLS))
 def test_a_real_story_is_well_formed_and_within_the_limits_of_every_channel(settings, channel, feed):
@@ -323,16 +315,19 @@ def test_cut_never_goes_over_the_limit(limit):
 # --- real sends --------------------------------------------------------------------------------
 
 
-@needs_corpus
+def send(url: str, story: dict, settings, topics=(), links=None) -> None:
+    """One alert through the Apprise channel, rendered for its URL."""
+    via_apprise.send_via_apprise(url, render_for(url, story, list(topics), settings, links), True)
+
+
 def test_an_email_arrives_with_html_and_plain_parts_and_one_click_unsubscribe_headers(settings, r):
     story = corpus_story("bbc-world-2026.xml") | {"title": HOSTILE["title"]}
     with SmtpSink() as smtp:
         url = smtp.url()
         store.add_subscriber(r, Subscriber("ann", (url,), ("world",)))
-        rendered = render_delivery(r, settings, "ann", url, story)
-        deliver.send(url, story, True, rendered)
+        assert send_for_row(r, settings, "ann", url, story) is None
     [message] = smtp.messages
-    unsubscribe = links_for(r, settings, "ann", url).unsubscribe_url
+    unsubscribe = links_many(r, settings, [("ann", url)])[("ann", url)].unsubscribe_url
     assert message["List-Unsubscribe"] == f"<{unsubscribe}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "\n" not in message["Subject"] and message["Subject"].startswith(
@@ -349,18 +344,18 @@ def test_an_email_arrives_with_html_and_plain_parts_and_one_click_unsubscribe_he
 def test_a_json_webhook_receives_the_story_as_json(settings):
     story = {"id": "s9", "title": "Storm <warning>", "link": "https://example.com/s9", "summary": "Rain."}
     with HttpSink() as sink:
-        deliver.send(sink.url("/hook"), story, True)
+        send(sink.url("/hook"), story, settings)
     [payload] = sink.json_bodies("/hook")
     assert payload["title"] == "Storm <warning>"
     document = json.loads(payload["message"])
     assert document["id"] == "s9" and document["link"] == "https://example.com/s9"
-    assert document["unsubscribe_url"] is None  # deliver.render alone knows no subscriber
+    assert document["unsubscribe_url"] is None  # no subscriber, no unsubscribe link
 
 
 def test_a_mattermost_webhook_receives_mrkdwn_text_with_the_title_in_it(settings):
     with HttpSink() as sink:
         url = f"mmost://127.0.0.1:{sink.port}/abcdefghijklmnop"
-        deliver.send(url, HOSTILE | {"link": "https://example.com/a|b"}, True)
+        send(url, HOSTILE | {"link": "https://example.com/a|b"}, settings)
     [request] = sink.requests
     assert request["path"] == "/hooks/abcdefghijklmnop"
     text = json.loads(request["body"])["text"]
@@ -377,7 +372,7 @@ def test_an_ntfy_server_receives_title_message_click_priority_and_tags(settings)
     topics = [Topic("quakes", "quake", urgent=True)]
     with HttpSink() as sink:
         url = f"ntfy://127.0.0.1:{sink.port}/alerts"
-        deliver.send(url, story, True, render_for(url, story, topics, settings, LINKS))
+        send(url, story, settings, topics, LINKS)
     [request] = sink.requests
     assert request["path"] == "/"
     assert json.loads(request["body"]) == {
@@ -396,7 +391,7 @@ def test_an_ntfy_server_receives_title_message_click_priority_and_tags(settings)
 
 def test_a_plain_form_webhook_gets_the_text_channel(settings):
     with HttpSink() as sink:
-        deliver.send(f"form://127.0.0.1:{sink.port}/f", {"title": "Hi & bye", "summary": "S"}, True)
+        send(f"form://127.0.0.1:{sink.port}/f", {"title": "Hi & bye", "summary": "S"}, settings)
     [request] = sink.requests
     assert b"title=Hi+%26+bye" in request["body"] and b"message=S" in request["body"]
 
@@ -423,11 +418,11 @@ def test_an_operator_template_replaces_the_built_in_one_for_its_channel_only(set
 
 def test_a_broken_operator_template_falls_back_with_a_one_line_warning(settings, caplog):
     override(settings, "telegram.html", "{% if %}broken")
-    with caplog.at_level(logging.WARNING, logger="notifier.render"):
+    with caplog.at_level(logging.WARNING, logger="notifier.alerts.templating"):
         first = render_for(URLS["telegram"], HOSTILE, [], settings).body
         second = render_for(URLS["telegram"], HOSTILE, [], settings).body
     assert first == second and first.startswith("<b>&lt;script&gt;")
-    [record] = [rec for rec in caplog.records if rec.name == "notifier.render"]
+    [record] = [rec for rec in caplog.records if rec.name == "notifier.alerts.templating"]
     assert "telegram.html" in record.getMessage() and "\n" not in record.getMessage()
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from tests.feeds import corpus_file
 from tests.service import ROOT, Service, wait_until
 from tests.sinks import free_port
 
@@ -136,9 +136,7 @@ def test_a_bad_setting_stops_the_start_with_one_line_naming_it(tmp_path):
 
 
 def test_parse_prints_a_local_file_as_json_lines(tmp_path):
-    corpus = Path("/work/shared/corpus/feeds/bbc-world-2026.xml")
-    if not corpus.exists():
-        pytest.skip("shared corpus not present")
+    corpus = corpus_file("feeds/bbc-world-2026.xml")
     with Service({"NOTIFIER_DATA_DIR": str(tmp_path)}, tmp_path) as service:
         lines = service.cli("parse", str(corpus)).stdout.splitlines()
     import json
@@ -151,7 +149,7 @@ def test_parse_prints_a_local_file_as_json_lines(tmp_path):
 def test_feed_enable_rearms_a_disabled_feed(tmp_path, redis_url):
     import redis as redis_lib
 
-    from notifier import store
+    from notifier.stories import store
 
     env = {"REDIS_URL": redis_url, "NOTIFIER_DATA_DIR": str(tmp_path), "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true"}
     with Service(env, tmp_path) as service:

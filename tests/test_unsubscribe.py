@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from notifier import deliver, store
+from notifier.alerts.links import TOKENS_KEY, links_many
 from notifier.api import app
-from notifier.api.deps import get_redis
 from notifier.models import Subscriber
-from notifier.render import TOKENS_KEY, links_for, render_delivery
 from notifier.settings import get_settings
+from notifier.stories import store
+from tests.alerting import rendered_for_row, send_for_row
 from tests.sinks import HttpSink, SmtpSink
 
 ONE_CLICK = {
@@ -25,10 +25,8 @@ MAIL = "mailto://user:pw@localhost:2525?smtp=127.0.0.1&from=alerts@example.com&t
 
 @pytest.fixture
 def client(env):
-    get_redis.cache_clear()  # the API connects to this test's Redis
     with TestClient(app) as test_client:
         yield test_client
-    get_redis.cache_clear()
 
 
 @pytest.fixture
@@ -39,7 +37,7 @@ def ann(r):
 
 
 def path_of(r, name: str, url: str) -> str:
-    return urlsplit(links_for(r, get_settings(), name, url).unsubscribe_url).path
+    return urlsplit(links_many(r, get_settings(), [(name, url)])[(name, url)].unsubscribe_url).path
 
 
 def test_the_link_shows_a_confirmation_page_with_a_post_form_and_changes_nothing(client, r, ann):
@@ -104,7 +102,7 @@ def test_the_unsubscribe_header_of_a_real_email_unsubscribes_with_one_click(clie
     with SmtpSink() as smtp, HttpSink() as hook:
         mail, phone = smtp.url("ann@example.com"), hook.url("/phone")
         store.add_subscriber(r, Subscriber("ann", (mail, phone), ("markets",)))
-        deliver.send(mail, story, True, render_delivery(r, get_settings(), "ann", mail, story))
+        assert send_for_row(r, get_settings(), "ann", mail, story) is None
     [message] = smtp.messages
     link = message["List-Unsubscribe"].strip("<>")
     assert link.startswith(get_settings().base_url + "/unsubscribe/")
@@ -114,6 +112,6 @@ def test_the_unsubscribe_header_of_a_real_email_unsubscribes_with_one_click(clie
 
 def test_an_alert_to_a_name_we_do_not_store_carries_no_unsubscribe_link(r, env):
     story = {"id": "s2", "title": "Notice", "link": None, "summary": "For the operator."}
-    rendered = render_delivery(r, get_settings(), "operator", MAIL, story)
+    rendered = rendered_for_row(r, get_settings(), "operator", MAIL, story)
     assert rendered.headers == {} and "unsubscribe" not in rendered.body
     assert r.hlen(TOKENS_KEY) == 0

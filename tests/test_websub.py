@@ -16,11 +16,12 @@ import httpx
 import pytest
 import uvicorn
 
-from notifier import pipeline, store, websub
+from notifier import pipeline
 from notifier.api import app
-from notifier.api.deps import get_redis
-from notifier.parse import parse_feed
+from notifier.feeds import websub, websub_callback
+from notifier.feeds.parse import parse_feed
 from notifier.settings import get_settings
+from notifier.stories import store
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
 from tests.service import Service, wait_until
@@ -63,7 +64,6 @@ def api(env, monkeypatch):
     monkeypatch.setenv("NOTIFIER_PUBLIC_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("NOTIFIER_FETCH_MAX_BYTES", str(64 * 1024))
     get_settings.cache_clear()
-    get_redis.cache_clear()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
@@ -73,7 +73,6 @@ def api(env, monkeypatch):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-    get_redis.cache_clear()
 
 
 @pytest.fixture
@@ -217,8 +216,8 @@ def test_a_push_not_signed_with_our_secret_is_answered_but_ignored(r, parts, sig
 
 def test_every_signature_method_of_the_recommendation_is_accepted():
     for method in ("sha1", "sha256", "sha384", "sha512"):
-        assert websub.signature_ok("s3cret", b"<feed/>", sign("s3cret", b"<feed/>", method))
-        assert not websub.signature_ok("s3cret", b"<feed/> ", sign("s3cret", b"<feed/>", method))
+        assert websub_callback.signature_ok("s3cret", b"<feed/>", sign("s3cret", b"<feed/>", method))
+        assert not websub_callback.signature_ok("s3cret", b"<feed/> ", sign("s3cret", b"<feed/>", method))
 
 
 def test_verifications_we_did_not_ask_for_are_refused_with_404(r, parts):
@@ -247,9 +246,12 @@ def test_a_subscription_near_the_end_of_its_lease_is_renewed_with_the_same_secre
     hub.lease_seconds = 100
     feed, _ = subscribed(r, feeds, hub)
     first = websub.load(r, feed.id)
-    assert websub.renew_due(r, get_settings()) == []  # far from expiry
+    assert pipeline.claim_due_work(r, get_settings()).renewals == []  # far from expiry
 
-    assert websub.renew_due(r, get_settings(), now=first.lease_until - 5) == [feed.id]
+    later = first.lease_until - 5
+    due = pipeline.claim_due_work(r, get_settings(), now=later).renewals
+    assert due == [feed.id]
+    pipeline.renew_subscriptions(r, due, get_settings(), now=later)
     assert wait_until(lambda: len(hub.verifications) == 2, timeout=15)
     renewed = websub.load(r, feed.id)
     assert [req["hub.mode"] for req in hub.requests] == ["subscribe", "subscribe"]

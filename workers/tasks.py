@@ -1,12 +1,14 @@
-"""Thin tasks: look up ids, call one domain function, enqueue what it returns."""
+"""Thin tasks: look up ids, call one step of `notifier.pipeline`, enqueue what it returns.
+
+Every task is safe to run twice (claims in Redis decide who does the work), which is what makes
+`acks_late` safe.
+"""
 
 from __future__ import annotations
 
-from functools import cache
-
-from notifier import pipeline, websub
-from notifier.db import connect, redis_url
-from notifier.schedule import chunks
+from notifier import pipeline
+from notifier.core.db import shared_client
+from notifier.core.due import chunks
 from notifier.settings import get_settings
 from workers.app import app
 
@@ -22,44 +24,38 @@ def spread(count: int, parts: int = 8) -> int:
     return min(DELIVER_BATCH, max(1, -(-count // parts)))
 
 
-@cache
-def redis():
-    return connect(redis_url(get_settings(), start_embedded=False))
-
-
 @app.task(ignore_result=True)
 def tick() -> None:
-    due = pipeline.tick(redis(), get_settings())
+    due = pipeline.claim_due_work(shared_client(), get_settings())
     for batch in chunks(due.feeds, POLL_BATCH):
         poll.delay(batch)
     if due.stories:
         fan_out.delay(due.stories)
     for batch in chunks(due.deliveries, spread(len(due.deliveries))):
         deliver.delay(batch)
-    renewals = websub.claim_renewals(redis())
-    if renewals:
-        renew_websub.delay(renewals)
+    if due.renewals:
+        renew_websub.delay(due.renewals)
 
 
 @app.task(ignore_result=True)
 def renew_websub(feed_ids: list[str]) -> None:
-    websub.renew(redis(), feed_ids, get_settings())
+    pipeline.renew_subscriptions(shared_client(), feed_ids, get_settings())
 
 
 @app.task(ignore_result=True)
 def poll(feed_ids: list[str]) -> None:
-    new = pipeline.poll_feeds(redis(), feed_ids, get_settings())
+    new = pipeline.poll_feeds(shared_client(), feed_ids, get_settings())
     if new:
         fan_out.delay(new)
 
 
 @app.task(ignore_result=True)
 def fan_out(story_ids: list[str]) -> None:
-    created = pipeline.fan_out(redis(), story_ids, get_settings())
+    created = pipeline.route_stories(shared_client(), story_ids, get_settings())
     for batch in chunks(created, spread(len(created))):
         deliver.delay(batch)
 
 
 @app.task(ignore_result=True)
 def deliver(delivery_ids: list[str]) -> None:
-    pipeline.deliver(redis(), delivery_ids, get_settings())
+    pipeline.send_alerts(shared_client(), delivery_ids, get_settings())

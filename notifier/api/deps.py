@@ -1,15 +1,11 @@
-"""What every route needs: the Redis connection (made once per process)."""
+"""What every route needs: the process's Redis client."""
 
 from __future__ import annotations
 
-from functools import cache
-
 import redis
 
-from notifier.db import connect, redis_url
-from notifier.settings import get_settings
+from notifier.core.db import shared_client
 
 
-@cache
 def get_redis() -> redis.Redis:
-    return connect(redis_url(get_settings(), start_embedded=False))
+    return shared_client()

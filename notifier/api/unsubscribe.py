@@ -11,11 +11,13 @@ import dataclasses
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from notifier import ledger, store
+from notifier.alerts.links import resolve_unsubscribe
+from notifier.alerts.templating import render_template
 from notifier.api.deps import get_redis
-from notifier.redact import redact
-from notifier.render import render_template, resolve_unsubscribe
+from notifier.core.redact import redact
+from notifier.models import find_url
 from notifier.settings import get_settings
+from notifier.stories import store
 
 router = APIRouter()
 
@@ -61,7 +63,7 @@ def one_click(token: str) -> HTMLResponse:
 
 def _url_of(r, subscriber: str, url_hash: str) -> str | None:
     sub = store.get_subscriber(r, subscriber, missing_ok=True)
-    return next((u for u in sub.urls if ledger.url_hash(u) == url_hash), None) if sub else None
+    return find_url(sub.urls, url_hash) if sub else None
 
 
 def _page(state: str, status: int = 200, **data) -> HTMLResponse:

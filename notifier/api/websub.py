@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from notifier import websub
 from notifier.api.deps import get_redis
+from notifier.feeds import websub, websub_callback
 from notifier.settings import get_settings
 
 router = APIRouter()
@@ -15,7 +15,7 @@ router = APIRouter()
 
 @router.get("/websub/{feed_id}")
 def verify(feed_id: str, request: Request) -> Response:
-    challenge = websub.verify_intent(get_redis(), feed_id, dict(request.query_params))
+    challenge = websub_callback.verify_intent(get_redis(), feed_id, dict(request.query_params))
     if challenge is None:
         return PlainTextResponse("no such subscription request", status_code=404)
     return PlainTextResponse(challenge)
@@ -33,7 +33,7 @@ async def push(feed_id: str, request: Request) -> Response:
         return PlainTextResponse(f"body over {settings.fetch_max_bytes} bytes", status_code=413)
     signature, content_type = request.headers.get("X-Hub-Signature"), request.headers.get("Content-Type")
     # parsing a large feed takes a while: off the event loop
-    await run_in_threadpool(websub.accept_push, r, feed_id, body, signature, content_type, settings)
+    await run_in_threadpool(websub_callback.accept_push, r, feed_id, body, signature, content_type, settings)
     return Response(status_code=202)
 
 

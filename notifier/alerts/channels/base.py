@@ -1,0 +1,57 @@
+"""What every channel shares: the one error type, Apprise's parse of a URL, and the message
+the pooled senders are handed.
+
+Apprise's parse is the costliest step of a webhook alert after the send itself (LIMITS.md): every
+reader (rendering, pacing, the pooled path) shares one parse per URL per process through
+`plugin_for`. Sending through Apprise takes a fresh object instead (`fresh_plugin`), because
+Apprise paces a reused e-mail object to one message every few seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import apprise
+from apprise.plugins.base import NotifyBase
+
+from notifier.core.redact import redact_text
+
+
+class DeliveryError(Exception):
+    """A send failed. `permanent`: retrying cannot help (bad URL, refused host, revoked token).
+    `retry_after`: the service asked us to wait this many seconds (429/503)."""
+
+    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.deferred = False  # not tried at all: an earlier send of the batch was told to wait
+
+
+def failed(message: str, *, permanent: bool = False, retry_after: float | None = None) -> DeliveryError:
+    """A DeliveryError whose message is free of secrets."""
+    return DeliveryError(redact_text(message), permanent=permanent, retry_after=retry_after)
+
+
+def fresh_plugin(url: str) -> NotifyBase | None:
+    """Apprise's plugin for `url`, a new object; None when Apprise cannot use the URL."""
+    return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+
+
+@lru_cache(maxsize=2048)
+def plugin_for(url: str) -> NotifyBase | None:
+    """The shared parse of `url`, for reading its settings. Never send with it."""
+    return fresh_plugin(url)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A job as Apprise would hand it to the plugin's send(): format resolved, body converted."""
+
+    plugin: NotifyBase
+    title: str
+    body: str
+    body_format: str
+    headers: dict
+    where: str  # scheme://host, for error messages

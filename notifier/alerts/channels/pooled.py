@@ -1,0 +1,124 @@
+"""A pooled fast path for the two high-volume channels, with the same observable result as Apprise.
+
+Apprise builds a new HTTP session, SMTP connection and SSL context for every message (LIMITS.md:
+14-21x below the raw clients). For `json://`/`jsons://` webhooks and `mailto://`/`mailtos://`
+e-mail we send ourselves over pooled connections (fastpath_http, fastpath_smtp), but read every
+setting from the plugin object Apprise parses from the URL, so the URL means what it means to
+Apprise. A URL using a feature we do not reproduce exactly is not `supports()`ed: Apprise sends it.
+
+    if all(fastpath.supports(job.url) for job in jobs):
+        errors = fastpath.send_batch(jobs, allow_private=settings.allow_private_hosts)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from apprise.common import OverflowMode
+from apprise.conversion import convert_between
+from apprise.plugins.base import NotifyBase
+from apprise.plugins.custom_json import NotifyJSON
+from apprise.plugins.email import NotifyEmail
+
+from notifier.alerts.channels import email_message, smtp, webhook
+from notifier.alerts.channels.base import DeliveryError, Message, failed, plugin_for
+from notifier.alerts.render import Rendered
+from notifier.core import netguard
+from notifier.core.redact import redact, remember_secrets
+
+__all__ = ["Job", "failed", "send_batch", "supports"]
+
+SCHEMES = {"json": NotifyJSON, "jsons": NotifyJSON, "mailto": NotifyEmail, "mailtos": NotifyEmail}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One message to one URL: `notifier.render.Rendered`'s fields (headers are e-mail headers)."""
+
+    url: str
+    title: str
+    body: str
+    body_format: str | None
+    headers: dict
+
+    @classmethod
+    def for_rendered(cls, rendered: Rendered, url: str) -> Job:
+        """The job that sends `rendered` to the subscriber's `url`.
+
+        E-mail carries its unsubscribe link in headers, so it is sent to the subscriber's own URL
+        (one parse per URL stays cached); other channels take their parameters in the URL.
+        """
+        target = url if rendered.channel == "email" else rendered.url_for_apprise
+        return cls(target, rendered.title, rendered.body, rendered.body_format, dict(rendered.headers or {}))
+
+
+def supports(url: str) -> bool:
+    """True when the fast path sends this URL exactly as Apprise would; else leave it to Apprise."""
+    kind = SCHEMES.get(urlsplit(url).scheme.lower())
+    plugin = plugin_for(url) if kind else None
+    if plugin is None or type(plugin) is not kind or not _plain_send(plugin):
+        return False
+    return webhook.supports(plugin) if kind is NotifyJSON else email_message.supports(plugin)
+
+
+def _plain_send(plugin: NotifyBase) -> bool:
+    """Apprise would pass the title and body through untouched: no splitting, emojis or escapes."""
+    return bool(
+        plugin.enabled
+        and plugin.overflow_mode == OverflowMode.UPSTREAM
+        and plugin.title_maxlen > 0  # else Apprise folds the title into the body
+        and plugin.body_max_line_count <= 0
+        and not plugin.interpret_emojis
+        and not plugin.asset.interpret_escapes
+        and not plugin.asset._payload_max_size
+        and type(plugin).dialect_convert is NotifyBase.dialect_convert
+    )
+
+
+def send_batch(
+    jobs: list[Job],
+    *,
+    allow_private: bool,
+    timeout: float = 15.0,
+    policy: netguard.AddressPolicy | None = None,
+) -> list[DeliveryError | None]:
+    """Send every job; one result per job, in order: None when sent, else a DeliveryError.
+
+    Webhooks go out concurrently on this process's event loop while the e-mails go out here, in
+    order, over this thread's pooled SMTP connections. `policy` (tests) replaces allow_private's rule.
+    """
+    messages = [_message(job) for job in jobs]
+    hooks = [i for i, m in enumerate(messages) if isinstance(m, Message) and isinstance(m.plugin, NotifyJSON)]
+    pending = webhook.submit([messages[i] for i in hooks], allow_private, policy, timeout) if hooks else None
+    results = [m if isinstance(m, DeliveryError) else None for m in messages]
+    for i, message in enumerate(messages):
+        if isinstance(message, Message) and isinstance(message.plugin, NotifyEmail):
+            results[i] = smtp.send(message, allow_private, policy, timeout)
+    for i, result in zip(hooks, _webhook_results(pending, len(hooks)), strict=True):
+        results[i] = result
+    return results
+
+
+def _webhook_results(pending, count: int) -> list[DeliveryError | None]:
+    if pending is None:
+        return []
+    try:
+        return pending.result()
+    except Exception as exc:  # noqa: BLE001 - e.g. no session could be made: every webhook failed
+        return [failed(f"the webhook sender failed ({type(exc).__name__})")] * count
+
+
+def _message(job: Job) -> Message | DeliveryError:
+    try:
+        remember_secrets(job.url)  # any library text quoting a piece of the URL is masked
+        if not supports(job.url):
+            return failed(f"{redact(job.url)} is not a URL the fast path sends; send it through Apprise")
+        if not job.body:
+            return failed(f"nothing to send to {redact(job.url)} (an empty body)")
+        plugin = plugin_for(job.url)
+        body_format = plugin.resolve_format(job.body_format)
+        body = convert_between(job.body_format, body_format, job.body).rstrip()  # as Apprise does
+        return Message(plugin, job.title or "", body, body_format, dict(job.headers or {}), redact(job.url))
+    except Exception as exc:  # noqa: BLE001 - one bad job must not stop the batch
+        return failed(f"cannot prepare the message for {redact(job.url)} ({type(exc).__name__})")

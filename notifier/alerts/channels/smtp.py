@@ -1,0 +1,234 @@
+"""mailto:// e-mail sent over SMTP connections pooled per thread (the message: `email_message`).
+
+Apprise connects, says EHLO, logs in and loads the CA store (~50 ms) for every message; here a
+thread keeps one logged-in connection per server and account, and the process one SSL context.
+Every connection goes to an address the guard checked (`_Pinned`), while TLS still checks the
+server's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from apprise.plugins.email.common import SecureMailMode
+
+from notifier.alerts.channels.base import DeliveryError, Message, failed
+from notifier.alerts.channels.email_message import build
+from notifier.core import netguard
+
+IDLE_CHECK = 30.0  # a connection unused this long is asked NOOP first: servers drop idle clients
+MAX_POOLED = 8  # per thread; past it the least recently used closes (say each reader's own Gmail)
+PERMANENT_RECIPIENT = {550, 551, 553}  # no such mailbox, not local, bad address: retrying cannot help
+
+_local = threading.local()
+
+
+class _Stale(Exception):
+    """A reused connection the server had closed: nothing of the message was sent on it."""
+
+
+def send(message: Message, allow_private: bool, policy, timeout: float) -> DeliveryError | None:
+    try:
+        _deliver(message.plugin, build(message), allow_private, policy, timeout)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes this job's result
+        return _failure(exc, message)
+    return None
+
+
+# --- the pool ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Connection:
+    smtp: smtplib.SMTP
+    used: float
+
+
+def _deliver(plugin, text: str, allow_private: bool, policy, timeout: float) -> None:
+    key = (plugin.smtp_host, plugin.port, plugin.user, plugin.password, plugin.secure_mode)
+    key += (plugin.verify_certificate, allow_private, policy)
+    pool, envelope = _pool(), (plugin.from_addr[1], plugin.targets[0][1], text)
+    connection = pool.pop(key, None)
+    if connection is not None and time.monotonic() - connection.used > IDLE_CHECK and not _alive(connection):
+        connection = None
+    try:
+        try:
+            reused = connection is not None
+            connection = connection or _connect(plugin, allow_private, policy, timeout)
+            _transmit(connection.smtp, *envelope, reused=reused)
+        except _Stale:
+            _close(connection)
+            connection = _connect(plugin, allow_private, policy, timeout)
+            _transmit(connection.smtp, *envelope, reused=False)
+    except BaseException:
+        _close(connection)  # its state is unknown after an error: the next message gets a new one
+        raise
+    connection.used = time.monotonic()
+    pool[key] = connection  # last in the dict: the most recently used
+    while len(pool) > MAX_POOLED:
+        _close(pool.pop(next(iter(pool))))
+
+
+def _pool() -> dict:
+    """This thread's connections; a forked child starts empty (its parent's sockets are not its own)."""
+    if getattr(_local, "pid", None) != os.getpid():
+        _local.pid, _local.pool = os.getpid(), {}
+    return _local.pool
+
+
+def _alive(connection: _Connection) -> bool:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        if connection.smtp.noop()[0] == 250:
+            return True
+    _close(connection)
+    return False
+
+
+def _close(connection: _Connection | None) -> None:
+    if connection is not None:
+        with contextlib.suppress(OSError):
+            connection.smtp.close()
+
+
+def close_all() -> None:
+    """Close this thread's connections (a worker shutting down; tests)."""
+    pool = _pool()
+    for connection in pool.values():
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            connection.smtp.quit()
+        _close(connection)
+    pool.clear()
+
+
+def _transmit(smtp: smtplib.SMTP, sender: str, recipient: str, text: str, *, reused: bool) -> None:
+    """smtplib's sendmail for one recipient, telling a reused connection the server has closed
+    (gone, or 421 at MAIL: nothing of the message sent yet) apart from a refusal."""
+    options = [f"size={len(text)}"] if smtp.has_extn("size") else []
+    try:
+        code, reply = smtp.mail(sender, options)
+    except smtplib.SMTPServerDisconnected as exc:
+        if reused:
+            raise _Stale from exc
+        raise
+    if code == 421 and reused:
+        raise _Stale
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = smtp.rcpt(recipient)
+    if code not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = smtp.data(text)
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+
+
+# --- connecting --------------------------------------------------------------------------------
+
+
+class _Pinned:
+    """Connects to the address the guard checked, while TLS still checks the server's name."""
+
+    def __init__(self, address: str, host: str, port: int, **kwargs):
+        self.address = address
+        super().__init__(host, port, **kwargs)  # smtplib keeps `host` for TLS's server_hostname
+
+    def _get_socket(self, host, port, timeout):
+        return super()._get_socket(self.address, port, timeout)
+
+
+class _PinnedSMTP(_Pinned, smtplib.SMTP):
+    pass
+
+
+class _PinnedSMTPS(_Pinned, smtplib.SMTP_SSL):
+    pass
+
+
+@cache
+def _context(verify: bool) -> ssl.SSLContext:
+    """One per process: building one loads the CA store, ~50 ms (docs/performance.md)."""
+    context = ssl.create_default_context()
+    if not verify:  # the URL said verify=no, as Apprise honours it
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@cache
+def _local_name() -> str:
+    return socket.getfqdn()  # smtplib asks DNS for it on every connection otherwise
+
+
+def _connect(plugin, allow_private: bool, policy, timeout: float) -> _Connection:
+    addresses = netguard.resolve_public(plugin.smtp_host, plugin.port, allow_private, policy=policy)
+    context = _context(plugin.verify_certificate)
+    smtp = _open(plugin, addresses, context, timeout)
+    connection = _Connection(smtp, time.monotonic())
+    try:
+        smtp.ehlo()
+        if plugin.secure_mode == SecureMailMode.STARTTLS:
+            smtp.starttls(context=context)
+            smtp.ehlo()
+        if plugin.user and plugin.password:
+            smtp.login(plugin.user, plugin.password)
+    except BaseException:
+        _close(connection)
+        raise
+    return connection
+
+
+def _open(plugin, addresses: list[str], context: ssl.SSLContext, timeout: float) -> smtplib.SMTP:
+    """A connection to the first address that answers."""
+    implicit = plugin.secure_mode == SecureMailMode.SSL
+    kind, extra = (_PinnedSMTPS, {"context": context}) if implicit else (_PinnedSMTP, {})
+    options = {"local_hostname": _local_name(), "timeout": timeout, **extra}
+    for address in addresses[:-1]:
+        with contextlib.suppress(OSError):
+            return kind(address, plugin.smtp_host, plugin.port, **options)
+    return kind(addresses[-1], plugin.smtp_host, plugin.port, **options)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+def _failure(exc: Exception, message: Message) -> DeliveryError:
+    text = f"{message.where} {_describe(exc)}"  # never "url:" - redact_text would eat the colon
+    password = message.plugin.password
+    if password:
+        text = text.replace(password, "***")  # a server may echo what it was sent
+    permanent = isinstance(exc, netguard.AddressRefused)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        permanent = any(code in PERMANENT_RECIPIENT for code, _ in exc.recipients.values())
+    elif isinstance(exc, smtplib.SMTPAuthenticationError):
+        permanent = exc.smtp_code == 535  # wrong user or password: the URL is wrong, like a 401
+    return failed(text, permanent=permanent)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, netguard.GuardError):
+        return str(exc)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(exc.recipients.values()))
+        return f"refused the recipient: smtp {code} ({_reply(reply)})"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"answered smtp {exc.smtp_code} ({_reply(exc.smtp_error)})"
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return f"failed in tls ({type(exc).__name__})"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, smtplib.SMTPException | OSError):
+        return f"cannot be reached ({type(exc).__name__}: {_reply(str(exc))})"
+    return f"could not take the message ({type(exc).__name__})"
+
+
+def _reply(reply: bytes | str) -> str:
+    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())[:200]

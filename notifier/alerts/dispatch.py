@@ -1,0 +1,179 @@
+"""Sending what the ledger says is due: one alert, or every held alert of one URL as a digest.
+
+Each send is at most once: a compare-and-set in the ledger decides who sends. A failure retries
+only that URL, with exponential backoff and jitter, until the alert is too old to be worth it;
+a permanent failure disables the URL and tells the subscriber through their other URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+import redis
+
+from notifier.alerts import ledger, notices, pacing, sending
+from notifier.alerts.channels.base import DeliveryError
+from notifier.models import Delivery, find_url
+from notifier.settings import Settings
+from notifier.stories import claim, store
+
+log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted during send; not resent to avoid a duplicate"
+
+
+def send_deliveries(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
+    """Send a batch: settle what is not ours to send, pace, claim, render, send, record."""
+    now = time.time()
+    ready = [rec for rec in ledger.get_many(r, delivery_ids) if triage(r, rec, settings, now)]
+    if ready:
+        send_ready(r, ready, settings)
+
+
+def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> bool:
+    """True for an alert waiting to be sent now; everything else is settled here."""
+    if record.state in ("sent", "failed", "dropped"):
+        r.zrem("deliveries:due", record.id)
+    elif record.state == "held":
+        release_held(r, record, settings)
+    elif record.state == "sending":
+        if record.updated + settings.lease_seconds <= now:
+            # the worker that was sending died mid-send: we cannot know if it arrived, and a
+            # second copy is worse than a gap, so we stop and say so in the ledger
+            ledger.finish(r, record.id, "failed", error=INTERRUPTED)
+    elif now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
+        ledger.finish(r, record.id, "dropped", error="too old to be worth sending")
+        r.hincrby("deliveries:count", "dropped_stale", 1)
+    else:
+        return True
+    return False
+
+
+def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> None:
+    subscribers = {s.name: s for s in store.get_subscribers(r, sorted({rec.subscriber for rec in records}))}
+    urls = {rec.id: url_of(rec, subscribers, settings) for rec in records}
+    for rec in [rec for rec in records if urls[rec.id] is None]:
+        outcome(r, [rec], DeliveryError("the subscriber's URL is gone", permanent=True), settings)
+    waiting = [rec for rec in records if urls[rec.id]]
+    waits = pacing.take_each(r, [pacing.destination_keys(urls[rec.id]) for rec in waiting])
+    later = {rec.id: time.time() + wait for rec, wait in zip(waiting, waits, strict=True) if wait > 0}
+    if later:  # waiting for a token is not a failure: state and attempts stay as they are
+        r.zadd("deliveries:due", later, xx=True)
+    owned = set(
+        ledger.begin_many(
+            r, [rec.id for rec in waiting if rec.id not in later], time.time() + settings.lease_seconds
+        )
+    )
+    mine = [rec for rec in waiting if rec.id in owned]
+    if not mine:
+        return
+    results = sending.send_rendered(r, mine, urls, settings, set(subscribers))
+    ledger.sent_many(r, [rec.id for rec in mine if results[rec.id] is None])
+    for rec in mine:
+        error = results[rec.id]
+        if error is not None and error.deferred:
+            ledger.defer(r, rec.id, time.time() + error.retry_after)
+        elif error is not None:
+            outcome(r, [rec], error, settings, url=urls[rec.id])
+    log.info("sent %d of %d alert(s)", sum(v is None for v in results.values()), len(mine))
+
+
+def url_of(record: Delivery, subscribers: dict, settings: Settings) -> str | None:
+    if record.subscriber == notices.OPERATOR:
+        urls = settings.operator_targets
+    else:
+        sub = subscribers.get(record.subscriber)
+        urls = sub.urls if sub else ()
+    return find_url(urls, record.url_hash)
+
+
+def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
+    """Send every held alert of this URL that is due, as one message."""
+    now = time.time()
+    held_key = f"held:{record.subscriber}:{record.url_hash}"
+    candidates = ledger.get_many(r, sorted(r.smembers(held_key)))
+    due = [d.id for d in candidates if d.state == "held" and (d.next_at or 0) <= now + 1]
+    url = target_of(r, record, settings)
+    if not due or (url and paced(r, url, due)):
+        return
+    taken = ledger.begin_held(r, due, now + settings.lease_seconds)
+    if not taken:
+        return
+    records = [d for d in candidates if d.id in set(taken)]
+    loaded = claim.load_stories(r, [d.story for d in records])
+    stories = [loaded[d.story] for d in records if d.story in loaded]
+    if len(stories) == 1 and url:
+        subs = {record.subscriber} if record.subscriber != notices.OPERATOR else set()
+        error = sending.send_rendered(r, records[:1], {records[0].id: url}, settings, subs)[records[0].id]
+    else:
+        error = sending.send_digest(url, stories, settings) if url and stories else gone()
+    outcome(r, records, error, settings, held_key=held_key, url=url)
+
+
+def target_of(r: redis.Redis, record: Delivery, settings: Settings) -> str | None:
+    urls = notices.urls_of(r, record.subscriber, settings)
+    return find_url(urls, record.url_hash)
+
+
+def paced(r: redis.Redis, url: str, delivery_ids: list[str]) -> bool:
+    """Take a token for every bucket this destination is in; if none is free, come back later.
+
+    The delivery keeps its state and attempt count: waiting for a token is not a failure.
+    `xx` stops a delivery that finished meanwhile from coming back to the due set.
+    """
+    wait = pacing.take_all(r, pacing.destination_keys(url))
+    if wait <= 0:
+        return False
+    r.zadd("deliveries:due", {did: time.time() + wait for did in delivery_ids}, xx=True)
+    return True
+
+
+def gone() -> DeliveryError:
+    return DeliveryError("the story or the subscriber's URL is gone", permanent=True)
+
+
+def outcome(
+    r: redis.Redis,
+    records: list[Delivery],
+    error: DeliveryError | None,
+    settings: Settings,
+    held_key: str | None = None,
+    url: str | None = None,
+) -> None:
+    first = records[0]
+    attempts = first.attempts + 1
+    if error is None:
+        for record in records:
+            ledger.finish(r, record.id, "sent")
+        if held_key:
+            r.srem(held_key, *[d.id for d in records])
+        log.info("sent %d alert(s) to %s (%s)", len(records), first.subscriber, first.target)
+        return
+    log.warning("send to %s failed (attempt %d): %s", first.target, attempts, error)
+    if error.permanent or attempts >= settings.delivery_max_attempts:
+        for record in records:
+            ledger.finish(r, record.id, "failed", error=str(error))
+        if held_key:
+            r.srem(held_key, *[d.id for d in records])
+        r.hincrby("failing:urls", f"{first.subscriber} {first.target}", 1)
+        if error.permanent:
+            disable_target(r, first, str(error), settings)
+        return
+    delay = settings.retry_base_delay * 2 ** (attempts - 1) * random.uniform(0.8, 1.2)
+    if error.retry_after and url:
+        # the provider said when: nobody sends to this destination before then, from any worker
+        pacing.block(r, pacing.destination_keys(url)[0][0], error.retry_after)
+        delay = max(delay, error.retry_after)
+    state = "held" if held_key else "retrying"  # a digest that failed stays a digest
+    for record in records:
+        ledger.finish(r, record.id, state, error=str(error), next_at=time.time() + delay)
+
+
+def disable_target(r: redis.Redis, record: Delivery, reason: str, settings: Settings) -> None:
+    """A URL that can never work (404/410 webhook, bad token) stops getting alerts; its owner hears."""
+    if record.subscriber == notices.OPERATOR:
+        return
+    sub = store.disable_url(r, record.subscriber, record.url_hash)
+    if sub is not None:
+        notices.target_disabled(r, sub, record.target, reason, settings)

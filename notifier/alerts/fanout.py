@@ -1,0 +1,96 @@
+"""From a new story to ledger rows: which topics it matches, who follows them, and for each
+notification URL whether the alert goes now or is held (quiet hours, digests)."""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import redis
+
+from notifier.alerts import ledger
+from notifier.models import Subscriber, Topic
+from notifier.settings import Settings
+from notifier.stories import claim, match, quiet, store
+
+CREATE_CHUNK = 2000  # rows per Lua call: big enough to be cheap, small enough not to stall Redis
+
+
+@lru_cache(maxsize=4096)
+def compiled(expr: str) -> match.Expr:
+    return match.compile_expression(expr)
+
+
+def matching_topics(topics: list[Topic], story: dict) -> dict[str, list[str]]:
+    """Topic name -> the terms that made it match."""
+    index = match.index_text(match.story_text(story["title"], story.get("summary") or ""))
+    found = {}
+    for topic in topics:
+        expr = compiled(topic.expr)
+        if match.matches(expr, index):
+            found[topic.name] = match.matched_terms(expr, index)
+    return found
+
+
+def release_for(sub: Subscriber, urgent_topics: set[str], now: float) -> float | None:
+    if not sub.quiet and not sub.digest:
+        return None
+    urgent = bool(urgent_topics.intersection(sub.topics))
+    return quiet.release_time(
+        now,
+        quiet=sub.quiet,
+        tz=sub.tz,
+        digest=sub.digest,
+        digest_at=sub.digest_at,
+        urgent=urgent,
+        urgent_passes=sub.urgent_passes,
+    )
+
+
+def rows_for(
+    r: redis.Redis, story_id: str, matched: list[str], urgent_topics: set[str], now: float
+) -> list[tuple]:
+    """One ledger row per (subscriber, URL) following any matched topic, from the topic indexes."""
+    targets = store.targets_of(r, matched)
+    holders = sorted({field.split("\0")[0] for field, entry in targets.items() if entry.endswith("\theld")})
+    held = {sub.name: release_for(sub, urgent_topics, now) for sub in store.get_subscribers(r, holders)}
+    rows = []
+    for field, entry in targets.items():
+        name, uhash = field.split("\0")
+        rows.append((story_id, name, uhash, entry.partition("\t")[0], held.get(name)))
+    return rows
+
+
+def create_deliveries(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[str]:
+    """Match new stories to subscribers and record one delivery per URL; return those due now."""
+    created: list[str] = []
+    topics = store.list_topics(r)
+    urgent = {t.name for t in topics if t.urgent}
+    for story_id in story_ids:
+        story = claim.load_story(r, story_id)
+        if story is None:
+            r.zrem("stories:pending", story_id)
+            continue
+        matched = matching_topics(topics, story)
+        rows = rows_for(r, story_id, sorted(matched), urgent.intersection(matched), time.time())
+        for start in range(0, len(rows), CREATE_CHUNK):
+            created += ledger.create(
+                r,
+                rows[start : start + CREATE_CHUNK],
+                ttl=settings.story_ttl,
+                lease_until=time.time() + settings.lease_seconds,
+            )
+        record_matches(r, story, matched, settings.story_ttl)
+    return created
+
+
+def record_matches(r: redis.Redis, story: dict, topics: dict[str, list[str]], ttl: int) -> None:
+    """Why the story matched (for `story show`), and which topics each feed feeds (for notices)."""
+    story_id = story["id"]
+    pipe = r.pipeline(transaction=True)
+    if topics:
+        pipe.sadd(f"feed:{story['feed']}:topics", *topics)
+        pipe.hset(f"story:{story_id}:matches", mapping={t: ", ".join(terms) for t, terms in topics.items()})
+        pipe.expire(f"story:{story_id}:matches", ttl)
+    pipe.zrem("stories:pending", story_id)
+    pipe.execute()

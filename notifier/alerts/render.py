@@ -1,0 +1,193 @@
+"""One story, rendered safe and right for the service behind one notification URL.
+
+The Apprise plugin behind the URL picks a channel; a channel is a template, limits and an
+escaper (see `templating`); text is cut while still plain, never after markup. Bodies
+written in a chat service's own markup go to Apprise with no declared format (`body_format=None`),
+which Apprise passes through instead of converting them a second time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+from notifier.alerts.channels.base import plugin_for
+from notifier.alerts.links import Links
+from notifier.alerts.templating import cut, fit
+from notifier.models import Topic
+from notifier.settings import Settings
+
+SMS_LIMIT = 160
+
+
+@dataclass(frozen=True)
+class Channel:
+    template: str | None  # None: the body is built in code (json)
+    title_limit: int  # 0: the title is part of the body and Apprise gets none
+    body_limit: int
+    body_format: str | None  # None: the body is already in the service's own markup
+    count_bytes: bool = False  # ntfy's server limit is in bytes
+
+
+CHANNELS = {
+    "email": Channel("email.html", 200, 100_000, "html"),
+    "slack": Channel("slack.mrkdwn", 0, 3000, None),  # one Block Kit text block holds 3000
+    "mattermost": Channel("mattermost.md", 0, 3000, None),
+    "telegram": Channel("telegram.html", 0, 4096, "html"),  # declared: Apprise keeps our blank lines
+    "discord": Channel("discord.md", 0, 2000, None),
+    "ntfy": Channel("ntfy.txt", 200, 4096, "text", count_bytes=True),
+    "push": Channel("push.txt", 65, 240, "text"),
+    "sms": Channel("sms.txt", 0, SMS_LIMIT, "text"),
+    "json": Channel(None, 250, 100_000, None),
+    "text": Channel("text.txt", 250, 4000, "text"),
+}
+SCHEMES = {
+    "email": "mailto mailtos",
+    "slack": "slack",
+    "mattermost": "mmost mmosts",
+    "telegram": "tgram",
+    "discord": "discord",
+    "ntfy": "ntfy ntfys",
+    "json": "json jsons",
+    "push": "pover pbul gotify gotifys fcm prowl join bark barks pjet pjets spush simplepush pushy "
+    "pushme psafer psafers pushdeer pushdeers onesignal vapid wpush push gorush gorushs kumulos",
+}
+CHANNEL_OF_SCHEME = {s: channel for channel, schemes in SCHEMES.items() for s in schemes.split()}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    body: str
+    body_format: str | None  # None: hand the body to Apprise as it is
+    url_for_apprise: str  # the subscriber's URL plus this channel's parameters
+    headers: dict  # e-mail headers, also carried in url_for_apprise
+    channel: str = "text"
+
+
+def render_for(
+    url: str, story: dict, topics: Sequence[Topic | str], settings: Settings, links: Links | None = None
+) -> Rendered:
+    plugin = plugin_for(url)
+    name = _channel_of(plugin)
+    channel = CHANNELS[name]
+    title_limit, body_limit = _limits(name, channel, plugin)
+    data = template_data(story, topics, links or Links()) | {"show_title": title_limit == 0}
+    title = data["story"]["title"]
+    if channel.template is None:
+        document = {**data["story"], "topics": data["topics"], **dataclasses.asdict(links or Links())}
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
+    else:
+        working = {**data, "story": dict(data["story"])}  # fit shortens what it renders
+        body = fit(settings, channel.template, working, body_limit, channel.count_bytes)
+        body = body or cut(title, body_limit)
+    headers = _list_unsubscribe(data["unsubscribe_url"]) if name == "email" else {}
+    params = _apprise_params(name, url, data, topics, headers)
+    title = cut(title, title_limit) if title_limit else ""
+    return Rendered(title, body, channel.body_format, with_params(url, params), headers, name)
+
+
+def template_data(story: dict, topics: Sequence[Topic | str], links: Links) -> dict:
+    """The only things a template sees: plain strings, lists and None."""
+    plain = {
+        "id": story.get("id"),
+        "feed": story.get("feed"),
+        "title": " ".join(_CONTROL.sub("", str(story.get("title") or "")).split()) or "(untitled)",
+        "link": web_link(story.get("link")),
+        "summary": _CONTROL.sub("", str(story.get("summary") or "")).strip(),
+        "published": story.get("published"),
+        "source": story.get("source"),
+    }
+    names = [t if isinstance(t, str) else t.name for t in topics]
+    return {"story": plain, "topics": names, **dataclasses.asdict(links)}
+
+
+def web_link(link: str | None) -> str | None:
+    """The link if it is an http(s) URL with a host: no javascript:, data: or file: ever."""
+    link = (link or "").strip()
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return None
+    return link if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def _channel_of(plugin) -> str:
+    if plugin is None:
+        return "text"
+    for attr in ("protocol", "secure_protocol"):
+        schemes = getattr(plugin, attr, None) or ()
+        for scheme in (schemes,) if isinstance(schemes, str) else schemes:
+            if scheme in CHANNEL_OF_SCHEME:
+                return CHANNEL_OF_SCHEME[scheme]
+    return "sms" if 0 < _int(plugin.body_maxlen) <= SMS_LIMIT else "text"
+
+
+def _int(value) -> int:
+    return value if isinstance(value, int) else 0  # a few plugins compute their limits
+
+
+def _limits(name: str, channel: Channel, plugin) -> tuple[int, int]:
+    """A text or SMS service may take less than our default, or no title at all."""
+    if name not in ("text", "sms") or plugin is None:
+        return channel.title_limit, channel.body_limit
+    title = channel.title_limit if _int(plugin.title_maxlen) > 0 else 0
+    return title, min(channel.body_limit, _int(plugin.body_maxlen) or channel.body_limit)
+
+
+def _list_unsubscribe(unsubscribe_url: str | None) -> dict:
+    """RFC 8058 one-click unsubscribe: mail providers POST to the link, no page visit needed."""
+    if not unsubscribe_url:
+        return {}
+    return {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def _apprise_params(name: str, url: str, data: dict, topics: Sequence[Topic | str], headers: dict) -> dict:
+    if name == "email":
+        return {f"+{k}": v for k, v in headers.items()}  # Apprise's mailto sends `+Name=value` as a header
+    if name == "slack":
+        return {"blocks": "yes"}  # block mode posts our mrkdwn as it is; legacy mode escapes it again
+    return _ntfy_params(url, data, topics) if name == "ntfy" else {}
+
+
+def _ntfy_params(url: str, data: dict, topics: Sequence[Topic | str]) -> dict:
+    """Click, priority and tags from the story; parameters already in the subscriber's URL win."""
+    urgent = any(getattr(t, "urgent", False) for t in topics)
+    tags = ["rotating_light" if urgent else "newspaper"]
+    tags += [t for t in (re.sub(r"[^\w-]", "_", n) for n in data["topics"]) if t.isascii()][:4]
+    params = {"priority": "high" if urgent else None, "tags": ",".join(tags), "click": _click(data)}
+    taken = _query_keys(url)
+    if "xtags" in taken:
+        taken.add("tags")
+    return {k: v for k, v in params.items() if v and k not in taken}
+
+
+def _click(data: dict) -> str | None:
+    # Apprise percent-encodes the click URL once more (a `%` becomes `%25`): hand it the decoded
+    # form when that encodes back to the very same URL; otherwise the link stays in the body only.
+    link = data["story"]["link"]
+    plain = unquote(link) if link else ""
+    return plain if plain and plain.isascii() and quote(plain, safe=":/?@&=#") == link else None
+
+
+def _query_keys(url: str) -> set[str]:
+    query = url.split("?", 1)[1] if "?" in url else ""
+    return {unquote(pair.split("=", 1)[0]).lower() for pair in query.split("&") if pair}
+
+
+def with_params(url: str, params: dict) -> str:
+    """Append Apprise URL parameters; of two with one name, Apprise takes the later.
+
+    Apprise unquotes a parameter value twice (parsing the query, then in the plugin), so values
+    are quoted twice to arrive exactly as given.
+    """
+    if not params:
+        return url
+    query = "&".join(f"{k}={quote(quote(v, safe=''), safe='')}" for k, v in params.items())
+    return f"{url}{'&' if '?' in url else '?'}{query}"

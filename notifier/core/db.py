@@ -1,0 +1,57 @@
+"""Finding and connecting to Redis: the configured one, or the embedded one."""
+
+from __future__ import annotations
+
+import atexit
+from functools import cache
+
+import redis
+
+from notifier.core import embedded
+from notifier.settings import Settings, get_settings
+
+
+class RedisUnavailable(Exception):
+    """Redis cannot be reached; the message says which and why, without credentials."""
+
+
+def redis_url(settings: Settings, *, start_embedded: bool = True) -> str:
+    """REDIS_URL if set; else the embedded server, started for this process if none runs."""
+    if settings.redis_url:
+        return settings.redis_url
+    url = embedded.running_url(settings.data_dir)
+    if url or not start_embedded:
+        return url or ""
+    server = embedded.EmbeddedRedis(settings.data_dir).start()
+    atexit.register(server.stop)  # a one-off CLI command: the data stays in the append-only file
+    return server.url
+
+
+def connect(url: str) -> redis.Redis:
+    client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise RedisUnavailable(f"cannot reach Redis at {safe_url(url)}: {exc}") from None
+    return client
+
+
+@cache
+def _shared(url: str) -> redis.Redis:
+    return connect(url)
+
+
+def shared_client() -> redis.Redis:
+    """The process's one client for the running Redis (REDIS_URL or the embedded server already up).
+
+    Workers, beat and the API share it; redis-py's pool makes new connections after a fork.
+    """
+    return _shared(redis_url(get_settings(), start_embedded=False))
+
+
+def safe_url(url: str) -> str:
+    """A Redis URL without its password, for messages."""
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

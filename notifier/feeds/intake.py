@@ -1,0 +1,37 @@
+"""Taking a feed's stories in: the same parse and claim for a polled body and a pushed one."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+
+from notifier.feeds.parse import parse_feed
+from notifier.settings import Settings
+from notifier.stories import claim, store
+
+log = logging.getLogger(__name__)
+
+
+def absorb_body(r: redis.Redis, feed, body: bytes, content_type: str | None, settings: Settings) -> list[str]:
+    """A body pushed to us (WebSub): same parse and claim as a poll, fanned out on the next tick."""
+    parsed = parse_feed(body, feed_id=feed.id, url=feed.url, content_type=content_type)
+    return claim_parsed(r, feed, parsed, settings, pending_at=time.time())
+
+
+def claim_parsed(r: redis.Redis, feed, parsed, settings: Settings, pending_at: float) -> list[str]:
+    """Claim a parsed feed's stories; the first time we see a feed, only as a baseline."""
+    new = claim.claim_stories(
+        r,
+        feed.id,
+        parsed.stories,
+        story_ttl=settings.story_ttl,
+        title_ttl=settings.title_ttl,
+        pending_at=pending_at,
+        baseline=not feed.baseline_done,
+    )
+    if not feed.baseline_done:
+        store.update_feed(r, feed.id, baseline_done=True)
+        log.info("feed %s: baseline of %d stories recorded, none alerted", feed.id, len(parsed.stories))
+    return new

@@ -1,0 +1,6 @@
+"""Stories and what they are matched against.
+
+store (feeds, topics and subscribers in Redis, with their indexes), claim (a story's exact
+identity: guid, normalised link, normalised title; claimed once in one Lua call), match (topic
+expressions: words, phrases, AND/OR/NOT, any script), quiet (quiet hours and digest times).
+"""

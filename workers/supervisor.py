@@ -1,0 +1,94 @@
+"""`notifier run`: one command that starts and supervises every part of the service.
+
+Children: a worker for the tick queue, one for the poll queue, one for the deliver queue (so a
+slow provider never delays polling, and a long poll batch never stops the tick), beat, and the
+API. With REDIS_URL unset, an embedded redis-server is started first and stopped last. SIGTERM
+or SIGINT stops everything within ten seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from notifier.api.serve import admin_token
+from notifier.core import embedded
+from notifier.settings import Settings
+
+STOP_GRACE = 8.0
+
+
+def child_commands() -> dict[str, list[str]]:
+    workers, me = [sys.executable, "-m", "workers"], [sys.executable, "-m", "notifier"]
+    return {
+        "worker-tick": workers + ["worker", "--queues", "tick", "--pool", "solo", "--name", "tick"],
+        "worker-poll": workers
+        + ["worker", "--queues", "poll", "--pool", "prefork", "--concurrency", "2", "--name", "poll"],
+        "worker-deliver": workers
+        + ["worker", "--queues", "deliver", "--pool", "threads", "--concurrency", "8", "--name", "deliver"],
+        "beat": workers + ["beat"],
+        "api": me + ["api"],
+    }
+
+
+class Supervisor:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.redis: embedded.EmbeddedRedis | None = None
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        if not self.settings.redis_url:
+            self.redis = embedded.EmbeddedRedis(self.settings.data_dir).start()
+            env["REDIS_URL"] = self.redis.url
+            print(f"embedded Redis on {self.redis.url} (data in {self.redis.data_dir})", flush=True)
+        for name, command in child_commands().items():
+            self.children[name] = subprocess.Popen(command, env=env)
+
+    def wait(self) -> int:
+        """Run until a signal, or until a child dies (then stop the rest: fail loudly, not half-up)."""
+        while not self.stopping:
+            for name, child in self.children.items():
+                if child.poll() is not None:
+                    print(f"{name} exited with {child.returncode}; stopping", file=sys.stderr, flush=True)
+                    return 1
+            time.sleep(0.2)
+        return 0
+
+    def stop(self, *_) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        for child in self.children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for child in self.children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if self.redis:
+            self.redis.stop()
+
+
+def run(settings: Settings) -> int:
+    token, created = admin_token(settings)
+    if created:
+        print(f"admin token (shown once, kept in {settings.data_dir}/admin_token): {token}", flush=True)
+    supervisor = Supervisor(settings)
+    signal.signal(signal.SIGTERM, supervisor.stop)
+    signal.signal(signal.SIGINT, supervisor.stop)
+    try:
+        supervisor.start()
+        print(f"notifier running: API on http://{settings.api_host}:{settings.api_port}/healthz", flush=True)
+        code = supervisor.wait()
+    finally:
+        supervisor.stop()
+    return code

@@ -5,7 +5,7 @@ Limits, all into sinks that run in a process of their own (a bare asyncio HTTP s
 counting what they accept): aiohttp and httpx POSTs at c=50 with keep-alive, `requests.post` (a new
 connection each, as Apprise sends), Apprise `json://` with a new object per message; smtplib with a
 new connection per message and with one connection reused, Apprise `mailto://` (new object each).
-Parts, in this process and one thread: `deliver.send` (guard + render + Apprise) and
+Parts, in this process and one thread: `via_apprise.send_via_apprise` (guard + Apprise, after render) and
 `dispatch.send_deliveries` (the ledger around it).
 Service: `notifier worker` for the poll queue as `notifier run` starts it, two deliver workers
 (threads x 8) and `notifier beat`. K subscribers, each with its own URL, follow one topic; one
@@ -45,13 +45,13 @@ import apprise
 import httpx
 import requests
 from aiosmtpd.smtp import SMTP, AuthResult
-from workers.supervisor import child_commands
 
 from benchmarks.polling import tree_cpu
 from benchmarks.stack import own_redis, service
 from notifier import pipeline
 from notifier.alerts import dispatch, pacing
-from notifier.alerts.channels.via_apprise import send
+from notifier.alerts.channels.via_apprise import send_via_apprise
+from notifier.alerts.render import render_for
 from notifier.core.db import connect
 from notifier.core.due import chunks
 from notifier.core.embedded import free_port
@@ -59,6 +59,7 @@ from notifier.models import Story, Subscriber, Topic
 from notifier.settings import Settings, get_settings
 from notifier.stories import claim, store
 from tests.service import wait_until
+from workers.supervisor import child_commands
 
 K = int(os.environ.get("BENCH_SUBSCRIBERS", "2000"))
 FANOUT = int(os.environ.get("BENCH_FANOUT", "100000"))
@@ -319,8 +320,14 @@ def _smtp_reused(sinks: Sinks, message: EmailMessage) -> int:
 # -- the service's parts, in this process ---------------------------------------------------------------
 
 
+def _apprise_send(url: str, story: dict, settings: Settings) -> None:
+    """Render and send one alert through the Apprise channel, as the service does for non-pooled URLs."""
+    send_via_apprise(url, render_for(url, story, [], settings), True)
+
+
 def parts_alone(sinks: Sinks, url: str) -> dict:
-    """deliver.send and dispatch.send_deliveries on one thread, on a database of their own (the service uses 0)."""
+    """The Apprise channel and dispatch.send_deliveries on one thread, on a database of their own
+    (the service uses 0)."""
     r = connect(url.rsplit("/", 1)[0] + "/1")
     settings = Settings(redis_url=url, allow_private_hosts=True)
     topic = "parts"
@@ -329,7 +336,9 @@ def parts_alone(sinks: Sinks, url: str) -> dict:
     ids = pipeline.route_stories(r, [publish(r, topic)], settings)
     story = {**STORY, "id": "p", "feed": "f"}
     figures = {
-        "send_json": measured(sinks, "http", lambda: repeated(lambda i: send(sinks.hook(i), story, True))),
+        "send_json": measured(
+            sinks, "http", lambda: repeated(lambda i: _apprise_send(sinks.hook(i), story, settings))
+        ),
         "dispatch_json": measured(sinks, "http", lambda: _dispatch(r, ids[:-20], settings)),
         "per_alert": _calls_per_alert(r, ids[-20:], settings),
     }
@@ -379,7 +388,7 @@ def add_subscribers(r, topic: str, urls: list[str], prefix: str) -> None:
         )
         pipe.execute()
     if store.get_subscriber(r, f"{prefix}0").urls != (urls[0],):  # the store's format moved on
-        raise RuntimeError("subscribers written here do not read back through notifier.store")
+        raise RuntimeError("subscribers written here do not read back through notifier.stories.store")
 
 
 def publish(r, word: str) -> str:
@@ -618,7 +627,7 @@ def report(limits: dict, parts: dict, served: dict, fanned: dict) -> dict:
         ("limit: smtplib, one connection reused, /s", smtp, None),
         ("limit: Apprise mailto://, new object each, /s", rate["apprise_mailto"], smtp),
         ("limit: ssl.create_default_context(), /s", rate["ssl_default_context"], None),
-        ("part: deliver.send json://, 1 thread, /s", send_json["per_s"], apprise_json),
+        ("part: render + send_via_apprise json://, 1 thread, /s", send_json["per_s"], apprise_json),
         ("part: dispatch.send_deliveries json://, 1 thread, /s", dispatch_json["per_s"], apprise_json),
         ("part: Redis round trips per alert", per_alert["redis_round_trips"], None),
         ("part: Apprise URL parses per alert", per_alert["apprise_instantiate"], None),

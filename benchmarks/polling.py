@@ -185,7 +185,7 @@ def parse_limits(feedset: FeedSet, sample: int = 12) -> dict:
 
 
 def _feedparser_as_the_service(body: bytes):
-    """Exactly the call notifier.parse.parse_feed makes, and nothing after it."""
+    """Exactly the call notifier.feeds.parse.parse_feed makes, and nothing after it."""
     headers = {"content-location": "http://127.0.0.1/f.xml", "content-type": "application/xml"}
     return feedparser.parse(
         io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False

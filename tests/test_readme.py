@@ -46,7 +46,11 @@ class Terminal:
     def start(self, script: str) -> subprocess.Popen:
         out = open(self.log, "ab")
         proc = subprocess.Popen(
-            ["bash", "-c", script], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            ["bash", "-c", script],
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.procs.append(proc)
@@ -108,7 +112,9 @@ def test_the_walkthrough_works_when_copied_line_by_line(tmp_path):
         time.sleep(1)  # a new item's file time must differ from the baseline's (Last-Modified)
 
         feed = Path("/tmp/news/feed.xml")
-        feed.write_text(feed.read_text().replace("<title>Local news</title>", f"<title>Local news</title>\n{item}"))
+        feed.write_text(
+            feed.read_text().replace("<title>Local news</title>", f"<title>Local news</title>\n{item}")
+        )
         arrived = wait_until(lambda: STORY in second.output(), timeout=5 + 10 + 10)
         assert arrived, first.output()[-3000:] + second.output()[-2000:]
 

@@ -7,7 +7,6 @@ terminal talks to the same server instead of starting its own.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import time
@@ -112,10 +111,3 @@ class EmbeddedRedis:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def environment_with(url: str) -> dict[str, str]:
-    """The environment for child processes: they all use the server we started."""
-    env = dict(os.environ)
-    env["REDIS_URL"] = url
-    return env

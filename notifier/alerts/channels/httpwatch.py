@@ -50,10 +50,6 @@ class Seen:
     responses: list[tuple[int, float | None]] = field(default_factory=list)
 
     @property
-    def statuses(self) -> list[int]:
-        return [status for status, _ in self.responses]
-
-    @property
     def status(self) -> int | None:
         """The last response's status: the one Apprise judged the send by."""
         return self.responses[-1][0] if self.responses else None

@@ -8,6 +8,7 @@ server's name.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import smtplib
@@ -29,6 +30,8 @@ MAX_POOLED = 8  # per thread; past it the least recently used closes (say each r
 PERMANENT_RECIPIENT = {550, 551, 553}  # no such mailbox, not local, bad address: retrying cannot help
 
 _local = threading.local()
+_pools: list[tuple[int, dict]] = []  # every thread's pool, with its process id, for closing at exit
+_pools_lock = threading.Lock()
 
 
 class _Stale(Exception):
@@ -37,7 +40,7 @@ class _Stale(Exception):
 
 def send(message: Message, allow_private: bool, policy, timeout: float) -> DeliveryError | None:
     try:
-        _deliver(message.plugin, build(message), allow_private, policy, timeout)
+        _send_pooled(message.plugin, build(message), allow_private, policy, timeout)
     except Exception as exc:  # noqa: BLE001 - every failure becomes this job's result
         return _failure(exc, message)
     return None
@@ -52,7 +55,7 @@ class _Connection:
     used: float
 
 
-def _deliver(plugin, text: str, allow_private: bool, policy, timeout: float) -> None:
+def _send_pooled(plugin, text: str, allow_private: bool, policy, timeout: float) -> None:
     key = (plugin.smtp_host, plugin.port, plugin.user, plugin.password, plugin.secure_mode)
     key += (plugin.verify_certificate, allow_private, policy)
     pool, envelope = _pool(), (plugin.from_addr[1], plugin.targets[0][1], text)
@@ -81,6 +84,8 @@ def _pool() -> dict:
     """This thread's connections; a forked child starts empty (its parent's sockets are not its own)."""
     if getattr(_local, "pid", None) != os.getpid():
         _local.pid, _local.pool = os.getpid(), {}
+        with _pools_lock:
+            _pools.append((os.getpid(), _local.pool))
     return _local.pool
 
 
@@ -98,14 +103,18 @@ def _close(connection: _Connection | None) -> None:
             connection.smtp.close()
 
 
+@atexit.register
 def close_all() -> None:
-    """Close this thread's connections (a worker shutting down; tests)."""
-    pool = _pool()
-    for connection in pool.values():
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            connection.smtp.quit()
-        _close(connection)
-    pool.clear()
+    """Say QUIT on every pooled connection of this process: at exit, and between tests."""
+    with _pools_lock:
+        mine = [pool for pid, pool in _pools if pid == os.getpid()]
+        _pools[:] = [(pid, pool) for pid, pool in _pools if pid == os.getpid()]
+    for pool in mine:
+        for connection in list(pool.values()):
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                connection.smtp.quit()
+            _close(connection)
+        pool.clear()
 
 
 def _transmit(smtp: smtplib.SMTP, sender: str, recipient: str, text: str, *, reused: bool) -> None:

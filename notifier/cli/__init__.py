@@ -24,6 +24,7 @@ from notifier.cli.stories import story_app
 from notifier.cli.subscribers import subscriber_app
 from notifier.cli.topics import topic_app
 from notifier.core import db, embedded
+from notifier.core.redact import install_log_redaction, redact_text
 from notifier.settings import SettingsError, get_settings
 
 __all__ = ["CommandFailed", "UsageError", "app", "main"]
@@ -61,28 +62,32 @@ def options(
 
 def main() -> None:
     try:
-        code = run(sys.argv[1:])
+        code = run_command_line(sys.argv[1:])
     except KeyboardInterrupt:
         code = fail("interrupted", 130)
     sys.exit(code)
 
 
-def run(args: list[str]) -> int:
+def run_command_line(args: list[str]) -> int:
     """Run one command line; return the exit code."""
     command = typer.main.get_command(app)
     try:
-        from notifier.core.redact import install_log_redaction
-
         install_log_redaction(get_settings().log_level)
         result = command.main(args, prog_name="notifier", standalone_mode=False)
     except (UsageError, SettingsError) as exc:
         return fail(str(exc), 2)
     except (CommandFailed, db.RedisUnavailable, embedded.EmbeddedRedisError) as exc:
         return fail(str(exc), 1)
-    except Exception as exc:
-        if not from_click(exc):
-            raise
-        return click_outcome(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, one line and no traceback
+        if from_click(exc):
+            return click_outcome(exc)
+        if get_settings().log_level == "DEBUG":
+            raise  # the traceback is what someone at DEBUG is looking for
+        return fail(
+            f"unexpected error ({type(exc).__name__}: {redact_text(str(exc))}); "
+            "NOTIFIER_LOG_LEVEL=DEBUG shows the traceback",
+            1,
+        )
     if result == 130:  # click turns Ctrl-C into a silent exit code 130
         return fail("interrupted", 130)
     return result if isinstance(result, int) else 0

@@ -16,7 +16,9 @@ from notifier.stories import claim, store
 
 
 def poll_one(
-    url_or_id: Annotated[str, typer.Argument(metavar="URL_OR_ID", help="A watched feed's id or URL, or any feed URL to try.")],
+    url_or_id: Annotated[
+        str, typer.Argument(metavar="URL_OR_ID", help="A watched feed's id or URL, or any feed URL to try.")
+    ],
 ) -> None:
     """Poll one feed now; print its new stories as JSON Lines (alerts follow on the next tick).
 
@@ -58,14 +60,18 @@ def try_url(url: str, settings) -> None:
     try:
         result = fetch(url, limits=FetchLimits.from_settings(settings))
     except FetchError as exc:
-        raise CommandFailed(f"fetching {url} failed: {exc}") from None
-    parsed = parse_feed(result.body or b"", feed_id="adhoc", url=result.final_url, content_type=result.content_type)
+        raise CommandFailed(f"fetch failed: {exc}") from None
+    parsed = parse_feed(
+        result.body or b"", feed_id="adhoc", url=result.final_url, content_type=result.content_type
+    )
     for item in parsed.stories:
         output.emit_json_line(output.story_json(item.as_json()))
 
 
 def parse_file(
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="A feed document (RSS, Atom, JSON Feed) on disk.")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A feed document (RSS, Atom, JSON Feed) on disk.")
+    ],
 ) -> None:
     """Parse a local feed file; print its stories as JSON Lines. Nothing is stored."""
     from notifier.feeds.parse import parse_feed

@@ -7,11 +7,8 @@ from typing import Annotated
 
 import typer
 
-from notifier.alerts.channels.base import DeliveryError
 from notifier.core import db
-from notifier.core.netguard import GuardError
 from notifier.settings import get_settings
-from notifier.stories import store
 
 
 class UsageError(Exception):
@@ -41,15 +38,11 @@ def redis():
     return db.connect(db.redis_url(get_settings()))
 
 
-def find_feed(r, id_or_url: str):
-    try:
-        return store.find_feed(r, id_or_url)
-    except store.NotFound as exc:
-        raise UsageError(str(exc)) from None
-
-
 def refuse_unless(check) -> None:
     """Run a check; the address guard's, Apprise's or a validator's refusal becomes a UsageError."""
+    from notifier.alerts.channels.base import DeliveryError  # Apprise and aiohttp load only when
+    from notifier.core.netguard import GuardError  # a command checks a URL: the CLI starts faster
+
     try:
         check()
     except (GuardError, DeliveryError, ValueError) as exc:

@@ -43,7 +43,9 @@ def deliveries_list(
 
 @deliveries_app.command("retry")
 def deliveries_retry(
-    delivery_id: Annotated[str, typer.Argument(metavar="ID", help="The delivery's id (see `notifier deliveries`).")],
+    delivery_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The delivery's id (see `notifier deliveries`).")
+    ],
 ) -> None:
     """Send a failed or dropped delivery again, now. Any other state is refused."""
     before = ledger.retry_by_hand(redis(), delivery_id)

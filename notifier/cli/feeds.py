@@ -9,14 +9,15 @@ from typing import Annotated
 import typer
 
 from notifier.cli import output
-from notifier.cli.common import JsonFlag, UsageError, find_feed, new_group, redis, refuse_unless
-from notifier.core.netguard import check_url
+from notifier.cli.common import JsonFlag, UsageError, new_group, redis, refuse_unless
 from notifier.settings import get_settings
 from notifier.stories import store
 
 feed_app = new_group("Feeds to watch: add, list, remove, enable, disable, import and export (OPML).")
 
-FeedRef = Annotated[str, typer.Argument(metavar="ID_OR_URL", help="The feed's id (see `feed list`) or its URL.")]
+FeedRef = Annotated[
+    str, typer.Argument(metavar="ID_OR_URL", help="The feed's id (see `feed list`) or its URL.")
+]
 
 
 @feed_app.command("add")
@@ -29,6 +30,8 @@ def feed_add(
     name: Annotated[str | None, typer.Option(help="A name to show instead of the URL.")] = None,
 ) -> None:
     """Watch a feed; print its id. Its current items are taken as already seen, not alerted."""
+    from notifier.core.netguard import check_url
+
     settings = get_settings()
     url = url.strip()
     if interval is not None and interval < settings.min_interval:
@@ -38,7 +41,9 @@ def feed_add(
     refuse_unless(lambda: check_url(url, settings.allow_private_hosts))
     r = redis()
     known = r.hget("feeds:byurl", url)
-    feed = store.add_feed(r, url, name or url, interval or settings.default_interval, forced=interval is not None)
+    feed = store.add_feed(
+        r, url, name or url, interval or settings.default_interval, forced=interval is not None
+    )
     print(feed.id)
     if known:
         print(f"notifier: already watching that URL as {feed.id}; nothing changed", file=sys.stderr)
@@ -54,7 +59,7 @@ def feed_list(as_json: JsonFlag = False) -> None:
 def feed_remove(id_or_url: FeedRef) -> None:
     """Stop watching a feed and forget it (stories already seen stay seen)."""
     r = redis()
-    feed = find_feed(r, id_or_url)
+    feed = feed_or_refuse(r, id_or_url)
     store.remove_feed(r, feed)
     output.say(f"removed feed {feed.id}:", feed.name)
 
@@ -63,7 +68,7 @@ def feed_remove(id_or_url: FeedRef) -> None:
 def feed_enable(id_or_url: FeedRef) -> None:
     """Poll a feed again now, with its error count reset (also re-arms one disabled for errors)."""
     r = redis()
-    feed = find_feed(r, id_or_url)
+    feed = feed_or_refuse(r, id_or_url)
     store.enable_feed(r, feed.id)
     output.say(f"enabled feed {feed.id}:", feed.name)
 
@@ -72,7 +77,7 @@ def feed_enable(id_or_url: FeedRef) -> None:
 def feed_disable(id_or_url: FeedRef) -> None:
     """Stop polling a feed but keep it (and what it has seen); `feed enable` resumes it."""
     r = redis()
-    feed = find_feed(r, id_or_url)
+    feed = feed_or_refuse(r, id_or_url)
     if not feed.enabled:
         output.say(f"feed {feed.id} is already disabled ({feed.interval_reason})")
         return
@@ -80,8 +85,17 @@ def feed_disable(id_or_url: FeedRef) -> None:
     output.say(f"disabled feed {feed.id}:", feed.name)
 
 
+def feed_or_refuse(r, id_or_url: str):
+    try:
+        return store.find_feed(r, id_or_url)
+    except store.NotFound as exc:
+        raise UsageError(str(exc)) from None
+
+
 @feed_app.command("import")
-def feed_import(file: Annotated[Path, typer.Argument(metavar="FILE", help="An OPML file, as feed readers export.")]) -> None:
+def feed_import(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="An OPML file, as feed readers export.")],
+) -> None:
     """Add the feeds of an OPML file; a refused URL is reported and the others are still added."""
     from notifier.feeds import opml
 
@@ -115,7 +129,9 @@ def import_with_progress(outlines):
 
 @feed_app.command("export")
 def feed_export(
-    file: Annotated[Path | None, typer.Argument(metavar="FILE", help="Write here instead of to stdout.")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(metavar="FILE", help="Write here instead of to stdout.")
+    ] = None,
 ) -> None:
     """Write every feed as OPML 2.0."""
     from notifier.feeds import opml

@@ -55,8 +55,20 @@ def table(title: str, columns: list[str], rows: list[list]) -> None:
     console.print(out)
 
 
-def when(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if ts else None
+def rows_table(title: str, keys: str, data: list[dict]) -> None:
+    """A table of dicts: a column per key (space-separated), headed by the key in words."""
+    columns = keys.split()
+    table(title, [c.replace("_", " ") for c in columns], [[d[c] for c in columns] for d in data])
+
+
+FEED_COLUMNS = "id name enabled interval last_success last_error next_poll interval_reason"
+DELIVERY_COLUMNS = "id story subscriber target state attempts last_error"
+
+
+def iso_of_timestamp(ts: float | None) -> str | None:
+    return (
+        datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if ts else None
+    )
 
 
 def utc_iso(text: str | None) -> str | None:
@@ -80,10 +92,10 @@ FEED_KEYS = ("id", "url", "name", "enabled", "interval", "forced", "adaptive_int
 def feed_json(feed) -> dict:
     data = {k: getattr(feed, k) for k in FEED_KEYS}
     data.update(
-        last_success=when(feed.last_success),
+        last_success=iso_of_timestamp(feed.last_success),
         last_error=feed.last_error,
         last_error_kind=feed.last_error_kind,
-        next_poll=when(feed.next_poll),
+        next_poll=iso_of_timestamp(feed.next_poll),
         interval_reason=feed.interval_reason,
     )
     return data
@@ -93,27 +105,7 @@ def print_feeds(feeds, as_json: bool) -> None:
     data = [feed_json(f) for f in feeds]
     if as_json:
         return emit_json(data)
-    feed_table(data)
-
-
-def feed_table(data: list[dict]) -> None:
-    table(
-        "feeds",
-        ["id", "name", "enabled", "interval", "last success", "last error", "next poll", "why"],
-        [
-            [
-                f["id"],
-                f["name"],
-                f["enabled"],
-                f["interval"],
-                f["last_success"],
-                f["last_error"],
-                f["next_poll"],
-                f["interval_reason"],
-            ]
-            for f in data
-        ],
-    )
+    rows_table("feeds", FEED_COLUMNS, data)
 
 
 def print_topics(topics, as_json: bool) -> None:
@@ -182,7 +174,10 @@ def print_stories(records: list[dict], feed_names: dict[str, str], as_json: bool
     table(
         "stories",
         ["id", "published", "feed", "title", "link"],
-        [[s["id"], s["published"], feed_names.get(s["feed_id"], s["feed_id"]), s["title"], s["link"]] for s in data],
+        [
+            [s["id"], s["published"], feed_names.get(s["feed_id"], s["feed_id"]), s["title"], s["link"]]
+            for s in data
+        ],
     )
 
 
@@ -196,22 +191,14 @@ def print_story(detail: dict, as_json: bool) -> None:
     say("feed:", detail["feed_id"], " sources:", ", ".join(detail["sources"]) or "-")
     for topic, terms in detail["matched"].items():
         say(f"matched {topic}:", terms)
-    delivery_table(detail["deliveries"])
+    rows_table("deliveries", DELIVERY_COLUMNS, detail["deliveries"])
 
 
 def print_deliveries(rows, as_json: bool) -> None:
     data = [d.as_json() for d in rows]
     if as_json:
         return emit_json(data)
-    delivery_table(data)
-
-
-def delivery_table(data: list[dict]) -> None:
-    table(
-        "deliveries",
-        ["id", "story", "subscriber", "target", "state", "attempts", "last error"],
-        [[d[k] for k in ("id", "story", "subscriber", "target", "state", "attempts", "last_error")] for d in data],
-    )
+    rows_table("deliveries", DELIVERY_COLUMNS, data)
 
 
 # --- status ------------------------------------------------------------------------------------
@@ -220,25 +207,10 @@ def delivery_table(data: list[dict]) -> None:
 def print_status(data: dict, as_json: bool) -> None:
     if as_json:
         return emit_json(data)
-    feed_table(data["feeds"])
+    rows_table("feeds", FEED_COLUMNS, data["feeds"])
     table("queues", ["queue", "messages"], list(data["queues"].items()))
     table("deliveries", ["outcome", "count"], sorted(data["deliveries"].items()))
     waiting = [["deliveries", data["deliveries_waiting"]], ["stories", data["stories_waiting"]]]
     table("waiting", ["what", "how many"], waiting)
     failing = sorted(data["failing_urls"].items(), key=lambda kv: -kv[1])
     table("failing URLs", ["subscriber and target", "failed deliveries"], failing)
-
-
-# --- kept for tests/test_delivery_rules.py; remove once it calls the new functions -------------
-
-
-def status(r, as_json: bool) -> None:
-    from notifier.cli.status import gather_status
-
-    print_status(gather_status(r), as_json)
-
-
-def retry_delivery(r, delivery_id: str) -> bool:
-    from notifier.alerts import ledger
-
-    return ledger.retry_by_hand(r, delivery_id) in ("failed", "dropped")

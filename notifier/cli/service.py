@@ -19,14 +19,18 @@ def run_all() -> None:
 
 
 def run_worker(
-    queues: Annotated[str, typer.Option(help="Comma-separated queues to take tasks from.")] = "tick,poll,deliver",
+    queues: Annotated[
+        str, typer.Option(help="Comma-separated queues to take tasks from.")
+    ] = "tick,poll,deliver",
     pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads or solo.")] = "prefork",
     concurrency: Annotated[int, typer.Option(min=1, help="Processes or threads in the pool.")] = 2,
     name: Annotated[str, typer.Option(help="The worker's name (its hostname is added).")] = "worker",
 ) -> None:
     """A Celery worker: polls feeds, fans out stories, sends alerts."""
     use_redis_for_children()
-    hand_over(["worker", "--queues", queues, "--pool", pool, "--concurrency", str(concurrency), "--name", name])
+    hand_over(
+        ["worker", "--queues", queues, "--pool", pool, "--concurrency", str(concurrency), "--name", name]
+    )
 
 
 def run_beat() -> None:

@@ -1,14 +1,11 @@
 """`notifier story ...`: the stories we have seen, newest first, and one story in detail.
 
-Stories live as `story:{id}` strings with a TTL (notifier/stories/claim.py) and nothing indexes
-them by time, feed or topic yet, so `story list` SCANs the keyspace: its cost grows with every
-key in the database, not with --limit. Fine for an operator's command, not for a hot path.
+`story list` walks the first-seen indexes of notifier/stories/claim.py newest first, a page at
+a time, until it has --limit stories that pass the filters: its cost follows what it shows.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import datetime
 from typing import Annotated
 
@@ -17,12 +14,11 @@ import typer
 from notifier.alerts import ledger
 from notifier.cli import output
 from notifier.cli.common import JsonFlag, UsageError, new_group, redis
-from notifier.settings import get_settings
 from notifier.stories import claim, match, store
 
 story_app = new_group("Stories we have seen: list them, or show one with its sources and deliveries.")
 
-CHUNK = 1000  # keys per round trip while reading what SCAN found
+PAGE = 200  # stories read per round trip while looking for --limit that pass the filters
 
 
 @story_app.command("list")
@@ -36,15 +32,16 @@ def story_list(
     r = redis()
     feed_id = feed_id_of(r, feed) if feed else None
     expr = topic_expression(r, topic) if topic else None
-    found = [s for s in every_story(r) if wanted(s, feed_id, expr)]
-    found.sort(key=lambda s: s["_newness"], reverse=True)
+    newest = newest_stories(r, feed_id, expr, limit)
     feed_names = {f.id: f.name for f in store.list_feeds(r)}
-    output.print_stories(found[:limit], feed_names, as_json)
+    output.print_stories(newest, feed_names, as_json)
 
 
 @story_app.command("show")
 def story_show(
-    story_id: Annotated[str, typer.Argument(metavar="ID", help="A story id (see `story list` or `deliveries`).")],
+    story_id: Annotated[
+        str, typer.Argument(metavar="ID", help="A story id (see `story list` or `deliveries`).")
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """A story, the feeds it came from, the topics it matched and why, and its deliveries."""
@@ -76,33 +73,33 @@ def topic_expression(r, name: str) -> match.Expr:
     return match.compile_expression(topic.expr)
 
 
-def wanted(story: dict, feed_id: str | None, expr: match.Expr | None) -> bool:
-    if feed_id and story.get("feed") != feed_id:
-        return False
+def wanted(story: dict, expr: match.Expr | None) -> bool:
+    if story.get("notice"):
+        return False  # what we tell people about feeds and URLs is not a story
     if expr is None:
         return True
     text = match.story_text(story.get("title") or "", story.get("summary") or "")
     return match.matches(expr, match.index_text(text))
 
 
-def every_story(r) -> list[dict]:
-    """Every stored story from a feed (not the notices we send about feeds and URLs), each with
-    `_newness`: its publication time, else the time we first saw it (read back from its TTL)."""
-    keys = [k for k in r.scan_iter("story:*", count=CHUNK, _type="string") if k.count(":") == 1]
-    ttl, now, stories = get_settings().story_ttl, time.time(), []
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
-        pipe = r.pipeline(transaction=False)
-        pipe.mget(chunk)
-        for key in chunk:
-            pipe.ttl(key)
-        raws, *ttls = pipe.execute()
-        for raw, left in zip(raws, ttls, strict=True):
-            story = json.loads(raw) if raw else None
-            if story and not story.get("notice"):
-                seen = now - (ttl - left) if left and left > 0 else now
-                stories.append(story | {"_newness": published_ts(story.get("published")) or seen})
-    return stories
+def newest_stories(r, feed_id: str | None, expr: match.Expr | None, limit: int) -> list[dict]:
+    """Up to `limit` stories newest first: by publication, else by when we first saw them.
+
+    Pages come in first-seen order, so a story we saw long ago with a recent date is ordered
+    among what was read, not searched for in the whole index."""
+    found: list[dict] = []
+    offset, page = 0, max(limit, PAGE)
+    while len(found) < limit:
+        ids = claim.newest(r, feed_id, offset, page)
+        if not ids:
+            break
+        loaded = claim.load_stories(r, [sid for sid, _ in ids])
+        for sid, seen in ids:
+            story = loaded.get(sid)
+            if story and wanted(story, expr):
+                found.append(story | {"_newness": published_ts(story.get("published")) or seen})
+        offset += page
+    return sorted(found, key=lambda s: (s["_newness"], s["id"]), reverse=True)[:limit]
 
 
 def published_ts(text: str | None) -> float | None:

@@ -11,8 +11,6 @@ from typing import Annotated
 
 import typer
 
-from notifier.alerts.channels.via_apprise import check_notify_url
-from notifier.alerts.pacing import split_rate_override
 from notifier.cli import output
 from notifier.cli.common import JsonFlag, UsageError, new_group, redis, refuse_unless
 from notifier.core.redact import redact
@@ -29,8 +27,10 @@ Urls = list[str] | None
 @subscriber_app.command("add")
 def subscriber_add(
     name: Name,
-    notify: Annotated[list[str], typer.Option(help="An Apprise URL to alert (repeat for more).")],
-    topic: Annotated[list[str], typer.Option(help="A topic to follow (repeat for more).")],
+    notify: Annotated[
+        list[str], typer.Option(metavar="URL", help="An Apprise URL to alert (repeat for more).")
+    ],
+    topic: Annotated[list[str], typer.Option(metavar="TOPIC", help="A topic to follow (repeat for more).")],
     quiet_hours: Annotated[str | None, typer.Option("--quiet", help="Hold alerts, e.g. 22:00-07:00.")] = None,
     tz: Annotated[str, typer.Option(help="Their time zone, e.g. Europe/Paris.")] = "UTC",
     digest: Annotated[str | None, typer.Option(help="hourly or daily: one message per period.")] = None,
@@ -38,6 +38,8 @@ def subscriber_add(
     urgent_passes: Annotated[bool, typer.Option(help="Urgent topics skip quiet hours and digests.")] = False,
 ) -> None:
     """Add a subscriber; an existing NAME is refused (change it with `subscriber update`)."""
+    if not name.strip():
+        raise UsageError("a subscriber needs a name")
     r = redis()
     if store.get_subscriber(r, name, missing_ok=True):
         raise UsageError(f"subscriber {name!r} exists already; change it with `notifier subscriber update`")
@@ -46,7 +48,9 @@ def subscriber_add(
         check_target(url)
     refuse_unless(lambda: quiet.validate(quiet_hours, tz, digest, digest_at))
     details = dict(quiet=quiet_hours, tz=tz, digest=digest, digest_at=digest_at, urgent_passes=urgent_passes)
-    sub = Subscriber(name=name, urls=tuple(dict.fromkeys(notify)), topics=tuple(dict.fromkeys(topic)), **details)
+    sub = Subscriber(
+        name=name, urls=tuple(dict.fromkeys(notify)), topics=tuple(dict.fromkeys(topic)), **details
+    )
     store.add_subscriber(r, sub)
     describe(sub)
 
@@ -54,10 +58,12 @@ def subscriber_add(
 @subscriber_app.command("update")
 def subscriber_update(
     name: Name,
-    add_notify: Annotated[Urls, typer.Option(help="A notification URL to add (or re-enable).")] = None,
-    remove_notify: Annotated[Urls, typer.Option(help="A notification URL to remove.")] = None,
-    add_topic: Annotated[Urls, typer.Option(help="A topic to follow too.")] = None,
-    remove_topic: Annotated[Urls, typer.Option(help="A topic to stop following.")] = None,
+    add_notify: Annotated[
+        Urls, typer.Option(metavar="URL", help="A notification URL to add (or re-enable).")
+    ] = None,
+    remove_notify: Annotated[Urls, typer.Option(metavar="URL", help="A notification URL to remove.")] = None,
+    add_topic: Annotated[Urls, typer.Option(metavar="TOPIC", help="A topic to follow too.")] = None,
+    remove_topic: Annotated[Urls, typer.Option(metavar="TOPIC", help="A topic to stop following.")] = None,
 ) -> None:
     """Add or remove notification URLs and topics; each option may be repeated."""
     r = redis()
@@ -65,7 +71,9 @@ def subscriber_update(
     if sub is None:
         raise UsageError(f"no subscriber named {name!r}")
     if not (add_notify or remove_notify or add_topic or remove_topic):
-        raise UsageError("nothing to change: give --add-notify, --remove-notify, --add-topic or --remove-topic")
+        raise UsageError(
+            "nothing to change: give --add-notify, --remove-notify, --add-topic or --remove-topic"
+        )
     for url in add_notify or ():
         check_target(url)
     refuse_unknown_topics(r, add_topic or ())
@@ -86,7 +94,8 @@ def changed_urls(sub: Subscriber, add: list[str], remove: list[str]) -> tuple[tu
     for url in dict.fromkeys(add):
         if url in urls and url_hash(url) not in disabled:
             raise UsageError(f"{sub.name} already has {redact(url)}")
-        urls += [] if url in urls else [url]
+        if url not in urls:
+            urls.append(url)
         disabled = [h for h in disabled if h != url_hash(url)]
     if not urls:
         raise UsageError(f"{sub.name} would have no notification URL left; `subscriber remove` removes them")
@@ -126,6 +135,9 @@ def subscriber_remove(name: Name) -> None:
 
 def check_target(url: str) -> None:
     """Refuse a URL Apprise cannot use, on a refused address, or with a `?rate=` that is no rate."""
+    from notifier.alerts.channels.via_apprise import check_notify_url
+    from notifier.alerts.pacing import split_rate_override
+
     try:
         split_rate_override(url)
     except ValueError as exc:
@@ -141,4 +153,6 @@ def refuse_unknown_topics(r, names) -> None:
 
 def describe(sub: Subscriber) -> None:
     targets = ", ".join(redact(u) for u in sub.active_urls())
-    output.say(f"subscriber {sub.name}: {len(sub.active_urls())} URL(s) ({targets}); topics: {', '.join(sub.topics)}")
+    output.say(
+        f"subscriber {sub.name}: {len(sub.active_urls())} URL(s) ({targets}); topics: {', '.join(sub.topics)}"
+    )

@@ -16,7 +16,9 @@ topic_app = new_group("Topics: named match expressions that subscribers follow."
 
 @topic_app.command("add")
 def topic_add(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The topic's name, as subscribers will name it.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="The topic's name, as subscribers will name it.")
+    ],
     match_expr: Annotated[
         str,
         typer.Option("--match", help='What a story must say: words, "phrases", AND, OR, NOT, ( ).'),

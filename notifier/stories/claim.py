@@ -5,6 +5,8 @@ its normalised title. It is new only if none of them is taken. One Lua call clai
 it is atomic (two workers polling two feeds with the same story cannot both win) and costs one
 round trip however many items the feed has. A new story is also put in `stories:pending` in the
 same call, so a crash between the claim and the fan-out never loses it: the tick picks it up.
+Every story we keep is indexed by when we first saw it: `stories:seen` and `feed:{id}:stories`
+(sorted sets trimmed to the story TTL), so listing the newest costs what is listed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ CLAIM_LUA = """
 local story_ttl, title_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local pending_at, baseline, feed_id = ARGV[3], ARGV[4] == '1', ARGV[5]
 local new = {}
+local now = tonumber(redis.call('TIME')[1])
+local by_feed = 'feed:' .. feed_id .. ':stories'
 for i = 6, #ARGV, 5 do
   local sid, payload = ARGV[i], ARGV[i + 4]
   local keys = {ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]}
@@ -46,6 +50,8 @@ for i = 6, #ARGV, 5 do
   end
   if not original then
     redis.call('SET', 'story:' .. sid, payload, 'EX', story_ttl)
+    redis.call('ZADD', 'stories:seen', now, sid)
+    redis.call('ZADD', by_feed, now, sid)
     if not baseline then
       redis.call('ZADD', 'stories:pending', pending_at, sid)
       table.insert(new, sid)
@@ -54,6 +60,10 @@ for i = 6, #ARGV, 5 do
   redis.call('SADD', 'story:' .. owner .. ':sources', feed_id)
   redis.call('EXPIRE', 'story:' .. owner .. ':sources', story_ttl)
 end
+-- the time indexes forget what the stories themselves have forgotten
+redis.call('ZREMRANGEBYSCORE', 'stories:seen', '-inf', now - story_ttl)
+redis.call('ZREMRANGEBYSCORE', by_feed, '-inf', now - story_ttl)
+redis.call('EXPIRE', by_feed, story_ttl)
 return new
 """
 
@@ -109,3 +119,9 @@ def load_stories(r: redis.Redis, story_ids: list[str]) -> dict[str, dict]:
     unique = sorted(set(story_ids))
     raws = r.mget([f"story:{sid}" for sid in unique]) if unique else []
     return {sid: json.loads(raw) for sid, raw in zip(unique, raws, strict=True) if raw}
+
+
+def newest(r: redis.Redis, feed_id: str | None, offset: int, count: int) -> list[tuple[str, float]]:
+    """(story id, first seen) newest first, from all feeds or one."""
+    index = f"feed:{feed_id}:stories" if feed_id else "stories:seen"
+    return r.zrevrange(index, offset, offset + count - 1, withscores=True)

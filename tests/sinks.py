@@ -79,10 +79,11 @@ class QuietServer(ThreadingHTTPServer):
 class HttpSink:
     """Records every request; answers from a script of (status, headers) or 200."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
         self.requests: list[dict] = []
         self.responses: list[tuple[int, dict]] = []
         self.delay = 0.0
+        self.host = host
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -113,12 +114,12 @@ class HttpSink:
             def log_message(self, *args):
                 pass
 
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
 
     def url(self, path: str = "/hook", scheme: str = "json") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+        return f"{scheme}://{self.host}:{self.port}{path}"
 
     def json_bodies(self, path: str | None = None) -> list[dict]:
         return [json.loads(r["body"]) for r in self.requests if path is None or r["path"].startswith(path)]

@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 import httpx
 import redis
 
-from notifier.core import netguard
+from notifier.core import netguard, socketguard
 from notifier.core.due import claim_due
 from notifier.core.redact import redact, redact_text
 from notifier.feeds.parse import ParsedFeed
@@ -167,9 +167,14 @@ def _ask(r: redis.Redis, feed_id: str, hub: str, form: dict, settings: Settings)
     form = {**form, "hub.callback": f"{settings.base_url}/websub/{feed_id}"}
     try:
         netguard.check_url(hub, settings.allow_private_hosts)
-        # no redirects (a 3xx is an answer we refuse), no proxy from the environment (it would
-        # bypass the guard), and the body is never read: only the status matters
-        with httpx.Client(timeout=HUB_TIMEOUT, follow_redirects=False, trust_env=False) as client:
+        # the connection itself is guarded too (no second lookup to rebind); no redirects (a 3xx
+        # is an answer we refuse), no proxy from the environment (it would bypass the guard),
+        # and the body is never read: only the status matters
+        rule = netguard.policy_for(settings.allow_private_hosts)
+        with (
+            socketguard.connections_checked(rule),
+            httpx.Client(timeout=HUB_TIMEOUT, follow_redirects=False, trust_env=False) as client,
+        ):
             with client.stream("POST", hub, data=form) as response:
                 if 200 <= response.status_code < 300:
                     return

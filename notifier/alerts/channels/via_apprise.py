@@ -2,26 +2,22 @@
 
 One Apprise object per send: Apprise paces a reused e-mail object to one message every few
 seconds (LIMITS.md), and a fresh object keeps one subscriber's URL from slowing another's.
+Every send runs inside `socketguard.connections_checked`: whatever service the URL names, each
+connection Apprise's plugin makes (and each redirect it follows) goes only to an address the
+guard allowed. `check_notify_url` refuses what it can see early, at `subscriber add`.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import inspect
+from functools import lru_cache
 
 import apprise
 
 from notifier.alerts.channels.base import DeliveryError, fresh_plugin
 from notifier.alerts.render import Rendered
-from notifier.core import netguard
-from notifier.core.redact import looks_like_host, redact, redact_text, remember_secrets
-
-# Schemes whose host is where Apprise really connects, so the address guard applies to it.
-# Other services (tgram, slack, discord...) reach fixed public APIs and keep tokens in the host.
-SELF_HOSTED = frozenset(
-    "mailto mailtos json jsons xml xmls form forms ntfy ntfys mmost mmosts gotify gotifys rocket "
-    "rockets apprise apprises mqtt mqtts matrix matrixs ncloud nclouds kodi kodis signal signals "
-    "rsyslog syslog".split()
-)
+from notifier.core import netguard, socketguard
+from notifier.core.redact import redact, redact_text, remember_secrets
 
 
 def usable_plugin(url: str):
@@ -32,34 +28,60 @@ def usable_plugin(url: str):
     return plugin
 
 
-def target_hosts(url: str, plugin) -> list[tuple[str, int]]:
-    """The (host, port) pairs Apprise will connect to for this URL, for the address guard."""
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in SELF_HOSTED:
-        return []
-    hosts = [getattr(plugin, "smtp_host", None), getattr(plugin, "host", None)]
+def connection_hosts(plugin) -> list[tuple[str, int]]:
+    """The (host, port) pairs this URL may make Apprise connect to, from Apprise's own parse.
+
+    A service with a fixed endpoint of its own (Telegram, Discord, Slack...) keeps tokens where
+    a host would be; its URL's host is not where it connects, so only its SMTP host counts.
+    """
+    hosts = [getattr(plugin, "smtp_host", None)]
+    if not _fixed_endpoint(type(plugin)):
+        hosts.append(getattr(plugin, "host", None))
     port = getattr(plugin, "port", None) or 0
-    return [(h, port) for h in dict.fromkeys(hosts) if h and looks_like_host(h)]
+    names = [h.strip("[]") for h in hosts if isinstance(h, str) and h.strip("[]")]  # IPv6 literals
+    return [(h, port if isinstance(port, int) else 0) for h in dict.fromkeys(names)]
+
+
+@lru_cache(maxsize=512)
+def _fixed_endpoint(kind: type) -> bool:
+    """The plugin posts to a URL of its own and never reads the host of ours."""
+    fixed = getattr(kind, "notify_url", None)
+    if not (isinstance(fixed, str) and fixed.startswith(("http://", "https://"))):
+        return False
+    try:
+        return "self.host" not in inspect.getsource(kind)
+    except (OSError, TypeError):
+        return False
 
 
 def check_notify_url(url: str, allow_private: bool) -> None:
     """Refuse a URL Apprise cannot use or that points at an internal address."""
     remember_secrets(url)  # from here on, any log line holding a piece of it is masked
     plugin = usable_plugin(url)
-    for host, port in target_hosts(url, plugin):
+    for host, port in connection_hosts(plugin):
         try:
             netguard.resolve_public(host, port, allow_private)
-        except Exception as exc:  # noqa: BLE001 - every guard failure is a refusal here
+        except netguard.ResolveError:
+            continue  # a token or topic where a host would be: nothing to connect to, nothing to refuse
+        except netguard.GuardError as exc:
             raise DeliveryError(f"{redact(url)}: {redact_text(str(exc))}", permanent=True) from None
 
 
-def send_via_apprise(url: str, message: Rendered, allow_private: bool) -> None:
-    """Send one rendered alert to one URL, or raise DeliveryError with a reason free of secrets."""
+def send_via_apprise(url: str, message: Rendered, allow_private: bool, policy=None) -> None:
+    """Send one rendered alert to one URL, or raise DeliveryError with a reason free of secrets.
+
+    `policy` (tests) replaces allow_private's address rule."""
     check_notify_url(url, allow_private)
     sender = apprise.Apprise()
     sender.add(usable_plugin(message.url_for_apprise))  # the same URL, plus channel parameters
-    with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:
+    rule = policy or netguard.policy_for(allow_private)
+    with (
+        socketguard.connections_checked(rule) as refused,
+        apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured,
+    ):
         ok = sender.notify(title=message.title, body=message.body, body_format=message.body_format)
+    if refused:
+        raise DeliveryError(f"{redact(url)}: {redact_text(refused[0])}", permanent=True)
     if not ok:
         reason = " ".join(captured.getvalue().split())[-300:] or "the service refused the message"
         raise DeliveryError(redact_text(reason))

@@ -14,3 +14,11 @@ class Refused(ValueError):
 
 class Conflict(Refused):
     """The input is fine but clashes with what is stored: a name taken, a topic still followed."""
+
+
+class Throttled(Refused):
+    """Asked too often: the same again will be accepted after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -12,7 +12,7 @@ from datetime import datetime
 import redis
 
 from notifier.stories import claim, match, store
-from notifier.stories.views import utc_iso
+from notifier.stories.views import iso_of_timestamp, utc_iso
 
 PAGE = 200  # stories read per round trip while looking for `limit` that pass the filters
 
@@ -75,3 +75,21 @@ def matched_topics(r: redis.Redis, story_ids: list[str]) -> dict[str, list[str]]
     for sid in story_ids:
         pipe.hkeys(f"story:{sid}:matches")
     return {sid: sorted(names) for sid, names in zip(story_ids, pipe.execute(), strict=True)}
+
+
+def wire(r: redis.Redis, limit: int = 30) -> list[dict]:
+    """The live wire: the newest stories with their source's name and the topics they matched."""
+    stories = newest_stories(r, None, None, limit)
+    names = {f.id: f.name for f in store.get_feeds(r, sorted({s.get("feed") or "" for s in stories} - {""}))}
+    topics = matched_topics(r, [s["id"] for s in stories])
+    return [
+        {
+            "id": s["id"],
+            "title": s.get("title") or "(untitled)",
+            "link": s.get("link"),
+            "source": names.get(s.get("feed") or "", "a removed feed"),
+            "topics": topics[s["id"]],
+            "time": iso_of_timestamp(s["_newness"]),
+        }
+        for s in stories
+    ]

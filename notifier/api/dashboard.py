@@ -36,7 +36,7 @@ def status_data() -> dict:
 def dashboard(request: Request) -> Response:
     if not auth.is_operator_session(request):
         return page(request, "login.html", private=True, error=None)
-    return page(request, "dashboard.html", private=True, status=status_data())
+    return page(request, "dashboard.html", private=True, figures=status_data())
 
 
 @router.get("/status.json")

@@ -1,23 +1,11 @@
-"""The real FastAPI app on the test Redis, for the API and page tests."""
+"""What the API and page tests share (the `client` fixture itself is in conftest.py)."""
 
 from __future__ import annotations
 
 import re
 
-import pytest
-from fastapi.testclient import TestClient
-
-from notifier.api import app
-
 TOKEN = "operator-token-for-tests"
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def client(env, monkeypatch):
-    monkeypatch.setenv("NOTIFIER_ADMIN_TOKEN", TOKEN)
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def csrf_of(page_html: str) -> str:

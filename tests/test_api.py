@@ -8,7 +8,7 @@ import pytest
 from notifier.alerts import ledger
 from notifier.models import Story, url_hash
 from notifier.stories import claim, store
-from tests.api_client import OPERATOR, TOKEN, client  # noqa: F401 - the fixture
+from tests.api_client import OPERATOR, TOKEN
 from tests.test_cli_commands import everything
 
 HOOK = "json://127.0.0.1:9/hook"

@@ -11,11 +11,11 @@ import pytest
 
 from notifier import pipeline
 from notifier.alerts import links
-from notifier.models import Story, Subscriber
+from notifier.models import Story, Topic
 from notifier.settings import get_settings
 from notifier.stories import claim, store
 from tests.alerting import send_for_row
-from tests.api_client import OPERATOR, client, csrf_of  # noqa: F401 - the fixture
+from tests.api_client import OPERATOR, csrf_of
 from tests.pushing import Browser
 from tests.sinks import HttpSink, SmtpSink
 from tests.test_cli_commands import everything as every_key
@@ -34,7 +34,7 @@ def smtp(monkeypatch):
 @pytest.fixture
 def topics(r):
     for name, expr in (("storms", "storm OR flood"), ("markets", "shares OR bonds")):
-        store.add_topic(r, __import__("notifier.models", fromlist=["Topic"]).Topic(name, expr))
+        store.add_topic(r, Topic(name, expr))
     return ["storms", "markets"]
 
 

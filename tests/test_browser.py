@@ -160,8 +160,12 @@ def test_the_page_on_a_phone_and_the_dashboard(site, chromium, r, tmp_path):
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
     )
     page = phone.new_page()
+    page.clock.install()
     page.goto(site.base + "/")
     page.get_by_text("Storm floods the coast road").wait_for()
+    publish(r, [("s6", "Markets close higher as bond fears ease", "markets")])  # the wire updates itself
+    page.clock.run_for(16_000)
+    page.get_by_text("Markets close higher as bond fears ease").wait_for(timeout=10_000)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width} px wide on a 390 px phone"
     page.screenshot(path=tmp_path / "phone.png", full_page=True)

@@ -13,11 +13,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Problem(BaseModel):
-    error: str = Field(description="What went wrong, in one line.")
-    detail: list | None = None
-
-
 class FeedIn(Strict):
     url: str = Field(min_length=1, max_length=2000, description="An http(s) feed URL.")
     interval: int | None = Field(default=None, ge=1, le=86400 * 7, description="Fixed poll interval (s).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
@@ -48,10 +49,29 @@ class Settings(BaseSettings):
     disable_after_seconds: int = Field(default=24 * 3600, ge=0)
     # Apprise URLs (comma or space separated) that hear about disabled feeds and failing URLs.
     operator_urls: str = ""
+    # Readers' self-service (notifier.api): where confirmation mails and readers' alerts leave
+    # from (an Apprise mailto:// URL without `to=`; unset: no e-mail sign-up), the VAPID contact
+    # push services may write to (mailto: or https:), the ntfy server a bare topic name means,
+    # and the reverse proxies whose X-Forwarded-For is believed (addresses or networks).
+    mail_url: str | None = None
+    vapid_contact: str | None = Field(default=None, pattern=r"^(mailto:\S+@\S+|https://\S+)$")
+    ntfy_server: str = Field(default="https://ntfy.sh", pattern=r"^https?://[^/?#\s]+/?$")
+    trusted_proxies: str = ""
 
     @property
     def operator_targets(self) -> list[str]:
         return [u for u in self.operator_urls.replace(",", " ").split() if u]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.replace(",", " ").split():
+            ipaddress.ip_network(part, strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies.replace(",", " ").split()]
 
     @field_validator("log_level")
     @classmethod

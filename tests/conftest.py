@@ -124,3 +124,16 @@ def _fresh_settings():
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def client(env, monkeypatch):
+    """The real FastAPI app on the test Redis, with a known operator token (tests/api_client.py)."""
+    from fastapi.testclient import TestClient
+
+    from notifier.api import app
+    from tests.api_client import TOKEN
+
+    monkeypatch.setenv("NOTIFIER_ADMIN_TOKEN", TOKEN)
+    with TestClient(app) as test_client:
+        yield test_client

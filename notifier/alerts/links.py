@@ -1,8 +1,9 @@
-"""Unsubscribe links: one unguessable token per (subscriber, notification URL).
+"""The links in every alert: unsubscribe (one token per subscriber and notification URL) and
+manage (one token per subscriber: their own page, /manage/TOKEN).
 
-The token is an HMAC over the pair with a secret made once and kept in Redis, so every process
-issues the same token; the token is recorded so the API can find the pair again, and is checked
-against the HMAC before it is believed.
+A token is an HMAC with a secret made once and kept in Redis, so every process issues the same
+token; it is recorded so the API can find the subscriber again, and is checked against the HMAC
+before it is believed, so a token planted in Redis without the secret opens nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from notifier.models import url_hash
 from notifier.settings import Settings
 
 SECRET_KEY, TOKENS_KEY = "secret:unsubscribe", "unsubscribe:tokens"
+MANAGE_KEY = "manage:tokens"
+TOKEN_SHAPE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -33,24 +36,45 @@ def links_many(
 ) -> dict[tuple[str, str], Links]:
     """Links for a batch of (subscriber, url), in three round trips; records each token."""
     key = _secret(r)
-    links, tokens, base = {}, {}, settings.base_url
+    links, tokens, manage, base = {}, {}, {}, settings.base_url
     for subscriber, url in set(pairs):
         uhash = url_hash(url)
-        token = _token(key, subscriber, uhash)
+        token, page = _hmac(key, subscriber, uhash), _hmac(key, "manage", subscriber)
         tokens[token] = json.dumps({"subscriber": subscriber, "url_hash": uhash})
-        links[(subscriber, url)] = Links(manage_url=f"{base}/", unsubscribe_url=f"{base}/unsubscribe/{token}")
+        manage[page] = subscriber
+        links[(subscriber, url)] = Links(
+            manage_url=f"{base}/manage/{page}", unsubscribe_url=f"{base}/unsubscribe/{token}"
+        )
     if tokens:
-        r.hset(TOKENS_KEY, mapping=tokens)
+        pipe = r.pipeline(transaction=False)
+        pipe.hset(TOKENS_KEY, mapping=tokens)
+        pipe.hset(MANAGE_KEY, mapping=manage)
+        pipe.execute()
     return links
+
+
+def manage_token(r: redis.Redis, subscriber: str) -> str:
+    """The token of a subscriber's own page (the same in every alert); recorded for `resolve_manage`."""
+    token = _hmac(_secret(r), "manage", subscriber)
+    r.hset(MANAGE_KEY, token, subscriber)
+    return token
+
+
+def resolve_manage(r: redis.Redis, token: str) -> str | None:
+    """The subscriber a manage token was issued to; None for anything we did not issue."""
+    subscriber = r.hget(MANAGE_KEY, token) if TOKEN_SHAPE.fullmatch(token) else None
+    if subscriber is None:
+        return None
+    return subscriber if hmac.compare_digest(_hmac(_secret(r), "manage", subscriber), token) else None
 
 
 def resolve_unsubscribe(r: redis.Redis, token: str) -> tuple[str, str] | None:
     """(subscriber, url_hash) for a token we issued; None for anything else."""
-    raw = r.hget(TOKENS_KEY, token) if re.fullmatch(r"[0-9a-f]{32}", token) else None
+    raw = r.hget(TOKENS_KEY, token) if TOKEN_SHAPE.fullmatch(token) else None
     if raw is None:
         return None
     entry = json.loads(raw)
-    expected = _token(_secret(r), entry["subscriber"], entry["url_hash"])
+    expected = _hmac(_secret(r), entry["subscriber"], entry["url_hash"])
     return (entry["subscriber"], entry["url_hash"]) if hmac.compare_digest(expected, token) else None
 
 
@@ -60,5 +84,15 @@ def _secret(r: redis.Redis) -> bytes:
     return secret.encode() if isinstance(secret, str) else secret
 
 
-def _token(key: bytes, subscriber: str, uhash: str) -> str:
-    return hmac.new(key, f"{subscriber}\0{uhash}".encode(), hashlib.sha256).hexdigest()[:32]
+def _hmac(key: bytes, *parts: str) -> str:
+    # a url hash is 12 hex digits, never "manage" or a purpose: the kinds of token cannot collide
+    return hmac.new(key, "\0".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def sign(r: redis.Redis, purpose: str, value: str) -> str:
+    """A 32-hex HMAC of `value` for one purpose (a confirmation link): unforgeable without the secret."""
+    return _hmac(_secret(r), purpose, value)
+
+
+def signed_by_us(r: redis.Redis, purpose: str, value: str, signature: str) -> bool:
+    return hmac.compare_digest(sign(r, purpose, value), signature)

@@ -120,6 +120,7 @@ NTFY_SH = Rate(0.2, 60)  # ntfy.sh: a burst of 60, then one every 5 s per visito
 SMTP_HOST = Rate(10.0, 20)
 WEBHOOK_HOST = Rate(50.0, 100)
 OTHER = Rate(5.0, 10)
+WEBPUSH_SUBSCRIPTION = Rate(1.0, 5)
 
 UNITS = {
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
@@ -167,6 +168,9 @@ def destination_keys(url: str) -> list[tuple[str, Rate]]:
 
 @lru_cache(maxsize=4096)
 def _keys(url: str) -> tuple[tuple[str, Rate], ...]:
+    if urlsplit(url).scheme.lower() in ("webpush", "webpushs"):
+        # push services limit each subscription, not their host: one bucket per browser
+        return ((f"rl:webpush:sub:{_hash(url.partition('?')[0])}", WEBPUSH_SUBSCRIPTION),)
     plugin = plugin_for(url)
     if plugin is None:  # the send will fail anyway; still give it a bucket of its own
         parts = urlsplit(url)

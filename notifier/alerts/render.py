@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
+from notifier.alerts.channels import webpush
 from notifier.alerts.channels.base import plugin_for
 from notifier.alerts.links import Links
 from notifier.alerts.templating import cut, fit
@@ -43,6 +44,7 @@ CHANNELS = {
     "push": Channel("push.txt", 65, 240, "text"),
     "sms": Channel("sms.txt", 0, SMS_LIMIT, "text"),
     "json": Channel(None, 250, 100_000, None),
+    "webpush": Channel(None, 120, 240, None),  # the service worker shows {title, body, url}
     "text": Channel("text.txt", 250, 4000, "text"),
 }
 SCHEMES = {
@@ -74,13 +76,15 @@ class Rendered:
 def render_for(
     url: str, story: dict, topics: Sequence[Topic | str], settings: Settings, links: Links | None = None
 ) -> Rendered:
-    plugin = plugin_for(url)
-    name = _channel_of(plugin)
+    plugin = None if webpush.supports(url) else plugin_for(url)
+    name = "webpush" if webpush.supports(url) else _channel_of(plugin)
     channel = CHANNELS[name]
     title_limit, body_limit = _limits(name, channel, plugin)
     data = template_data(story, topics, links or Links()) | {"show_title": title_limit == 0}
     title = data["story"]["title"]
-    if channel.template is None:
+    if name == "webpush":
+        body = push_payload(data["story"], title_limit, body_limit)
+    elif channel.template is None:
         document = {**data["story"], "topics": data["topics"], **dataclasses.asdict(links or Links())}
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
     else:
@@ -91,6 +95,12 @@ def render_for(
     params = _apprise_params(name, url, data, topics, headers)
     title = cut(title, title_limit) if title_limit else ""
     return Rendered(title, body, channel.body_format, with_params(url, params), headers, name)
+
+
+def push_payload(story: dict, title_limit: int, body_limit: int) -> str:
+    """What our service worker shows: a title, a short body, and where a click leads."""
+    shown = {"title": cut(story["title"], title_limit), "body": cut(story["summary"], body_limit)}
+    return json.dumps(shown | {"url": story["link"], "tag": story["id"]}, ensure_ascii=False)
 
 
 def template_data(story: dict, topics: Sequence[Topic | str], links: Links) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import redis
 
 from notifier.alerts import pacing
-from notifier.alerts.channels import httpwatch, pooled
+from notifier.alerts.channels import httpwatch, pooled, webpush
 from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
 from notifier.alerts.links import links_many
@@ -70,7 +70,7 @@ def send_rendered(
         if destination in told_to_wait:
             results[rec.id] = deferred(told_to_wait[destination])
             continue
-        results[rec.id] = through_apprise(url, rendered[rec.id], settings)
+        results[rec.id] = send_one(url, rendered[rec.id], settings)
         if results[rec.id] is not None and results[rec.id].retry_after:
             told_to_wait[destination] = results[rec.id].retry_after
     return results
@@ -83,6 +83,13 @@ def deferred(seconds: float) -> DeliveryError:
     return error
 
 
+def send_one(url: str, rendered: Rendered, settings: Settings) -> DeliveryError | None:
+    """One message to one URL, off the pooled path: Web Push ourselves, every other service via Apprise."""
+    if webpush.supports(url):
+        return webpush.send(url, rendered.body, settings)
+    return through_apprise(url, rendered, settings)
+
+
 def through_apprise(url: str, rendered: Rendered, settings: Settings) -> DeliveryError | None:
     """One Apprise send, its error (if any) completed with what the HTTP answers said."""
     return watched(lambda: send_via_apprise(url, rendered, settings.allow_private_hosts))
@@ -91,7 +98,7 @@ def through_apprise(url: str, rendered: Rendered, settings: Settings) -> Deliver
 def send_digest(url: str, stories: list[dict], settings: Settings) -> DeliveryError | None:
     """Several held alerts of one URL as one message, through Apprise."""
     clean = for_apprise(url)
-    return through_apprise(clean, render_for(clean, digest_story(stories), [], settings), settings)
+    return send_one(clean, render_for(clean, digest_story(stories), [], settings), settings)
 
 
 def digest_story(stories: list[dict]) -> dict:

@@ -29,6 +29,10 @@ def admin_token(settings: Settings) -> tuple[str, bool]:
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    token, created = admin_token(settings)  # every way of starting the API makes sure one exists
+    if created:
+        print(f"admin token (shown once, kept in {settings.data_dir}/admin_token): {token}", flush=True)
+
     logging.getLogger("uvicorn.access").addFilter(TokenPaths())
     uvicorn.run(
         "notifier.api:app",
@@ -38,8 +42,12 @@ def serve(settings: Settings) -> None:
     )
 
 
+TOKEN_PATHS = ("/unsubscribe/", "/websub/", "/manage/", "/confirm/", "/api/me/")
+
+
 class TokenPaths(logging.Filter):
-    """Access-log lines carry unsubscribe tokens and WebSub ids in their paths: mask them."""
+    """Access-log lines carry unsubscribe, manage and confirmation tokens and WebSub ids in
+    their paths: mask them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
@@ -48,6 +56,7 @@ class TokenPaths(logging.Filter):
 
 
 def _masked_path(value):
-    if isinstance(value, str) and value.startswith(("/unsubscribe/", "/websub/")):
-        return value.split("/", 2)[1].join(("/", "/***"))
+    if isinstance(value, str) and value.startswith(TOKEN_PATHS):
+        prefix = next(p for p in TOKEN_PATHS if value.startswith(p))
+        return f"{prefix}***"
     return value

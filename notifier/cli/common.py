@@ -3,12 +3,16 @@ to, a Typer group made the same way everywhere, and the option types used by sev
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
 from notifier.core import db
+from notifier.core.refusals import Conflict, Refused
 from notifier.settings import get_settings
+from notifier.stories.store import NotFound
 
 
 class UsageError(Exception):
@@ -38,12 +42,13 @@ def redis():
     return db.connect(db.redis_url(get_settings()))
 
 
-def refuse_unless(check) -> None:
-    """Run a check; the address guard's, Apprise's or a validator's refusal becomes a UsageError."""
-    from notifier.alerts.channels.base import DeliveryError  # Apprise and aiohttp load only when
-    from notifier.core.netguard import GuardError  # a command checks a URL: the CLI starts faster
-
+@contextmanager
+def refusals_as_usage_errors(conflict_hint: str = "") -> Iterator[None]:
+    """A domain function's refusal (bad input, a clash, nothing by that name) is the user's
+    mistake; a clash may get a hint at the command that resolves it."""
     try:
-        check()
-    except (GuardError, DeliveryError, ValueError) as exc:
+        yield
+    except Conflict as exc:
+        raise UsageError(f"{exc}; {conflict_hint}" if conflict_hint else str(exc)) from None
+    except (Refused, NotFound) as exc:
         raise UsageError(str(exc)) from None

@@ -7,17 +7,15 @@ from typing import Annotated
 
 import typer
 
-from notifier.alerts import ledger
+from notifier.alerts import overview
 from notifier.cli import output
-from notifier.cli.common import JsonFlag, UsageError, new_group, redis
+from notifier.cli.common import JsonFlag, new_group, redis, refusals_as_usage_errors
 
 deliveries_app = new_group(
     "The delivery ledger: what was sent to whom, what failed and why.",
     no_args_is_help=False,
     invoke_without_command=True,
 )
-
-GAVE_UP = ("failed", "dropped")
 
 
 @deliveries_app.callback()
@@ -31,14 +29,7 @@ def deliveries_list(
     """The latest deliveries, newest first, or all the deliveries of one story."""
     if ctx.invoked_subcommand is not None:
         return
-    r = redis()
-    rows = ledger.of_story(r, story) if story else ledger.recent(r)
-    rows = [
-        d
-        for d in rows
-        if (not failed or d.state in GAVE_UP) and (not subscriber or d.subscriber == subscriber)
-    ]
-    output.print_deliveries(rows, as_json)
+    output.print_deliveries(overview.deliveries(redis(), failed, story, subscriber), as_json)
 
 
 @deliveries_app.command("retry")
@@ -48,9 +39,6 @@ def deliveries_retry(
     ],
 ) -> None:
     """Send a failed or dropped delivery again, now. Any other state is refused."""
-    before = ledger.retry_by_hand(redis(), delivery_id)
-    if before is None:
-        raise UsageError(f"no delivery with id {delivery_id}")
-    if before not in GAVE_UP:
-        raise UsageError(f"delivery {delivery_id} is {before}; only a failed or dropped one can be retried")
+    with refusals_as_usage_errors():
+        before = overview.retry_delivery(redis(), delivery_id)
     output.say(f"delivery {delivery_id} ({before}) will be sent again on the next tick")

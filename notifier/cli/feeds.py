@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from notifier.cli import output
-from notifier.cli.common import JsonFlag, UsageError, new_group, redis, refuse_unless
+from notifier.cli.common import JsonFlag, UsageError, new_group, redis, refusals_as_usage_errors
 from notifier.settings import get_settings
-from notifier.stories import store
+from notifier.stories import catalog, store
 
 feed_app = new_group("Feeds to watch: add, list, remove, enable, disable, import and export (OPML).")
 
@@ -30,22 +30,10 @@ def feed_add(
     name: Annotated[str | None, typer.Option(help="A name to show instead of the URL.")] = None,
 ) -> None:
     """Watch a feed; print its id. Its current items are taken as already seen, not alerted."""
-    from notifier.core.netguard import check_url
-
-    settings = get_settings()
-    url = url.strip()
-    if interval is not None and interval < settings.min_interval:
-        raise UsageError(
-            f"--interval {interval}: the lowest allowed is NOTIFIER_MIN_INTERVAL ({settings.min_interval} s)"
-        )
-    refuse_unless(lambda: check_url(url, settings.allow_private_hosts))
-    r = redis()
-    known = r.hget("feeds:byurl", url)
-    feed = store.add_feed(
-        r, url, name or url, interval or settings.default_interval, forced=interval is not None
-    )
+    with refusals_as_usage_errors():
+        feed, created = catalog.watch_feed(redis(), get_settings(), url, interval, name)
     print(feed.id)
-    if known:
+    if not created:
         print(f"notifier: already watching that URL as {feed.id}; nothing changed", file=sys.stderr)
 
 

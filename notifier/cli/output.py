@@ -10,13 +10,21 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from notifier.core.redact import redact
+from notifier.stories.views import (
+    feed_json,
+    iso_of_timestamp,
+    story_json,
+    subscriber_json,
+    topic_json,
+    utc_iso,
+)
+
+__all__ = ["feed_json", "iso_of_timestamp", "story_json", "subscriber_json", "utc_iso"]
 
 console = Console(highlight=False, markup=False, emoji=False)
 
@@ -65,40 +73,7 @@ FEED_COLUMNS = "id name enabled interval last_success last_error next_poll inter
 DELIVERY_COLUMNS = "id story subscriber target state attempts last_error"
 
 
-def iso_of_timestamp(ts: float | None) -> str | None:
-    return (
-        datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if ts else None
-    )
-
-
-def utc_iso(text: str | None) -> str | None:
-    """A stored ISO date as ISO 8601 in UTC (`...Z`); what cannot be read stays as it was."""
-    try:
-        moment = datetime.fromisoformat(text) if text else None
-    except ValueError:
-        return text
-    if moment is None:
-        return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 # --- feeds, topics, subscribers ----------------------------------------------------------------
-
-
-FEED_KEYS = ("id", "url", "name", "enabled", "interval", "forced", "adaptive_interval", "errors")
-
-
-def feed_json(feed) -> dict:
-    data = {k: getattr(feed, k) for k in FEED_KEYS}
-    data.update(
-        last_success=iso_of_timestamp(feed.last_success),
-        last_error=feed.last_error,
-        last_error_kind=feed.last_error_kind,
-        next_poll=iso_of_timestamp(feed.next_poll),
-        interval_reason=feed.interval_reason,
-    )
-    return data
 
 
 def print_feeds(feeds, as_json: bool) -> None:
@@ -110,21 +85,8 @@ def print_feeds(feeds, as_json: bool) -> None:
 
 def print_topics(topics, as_json: bool) -> None:
     if as_json:
-        return emit_json([{"name": t.name, "match": t.expr, "urgent": t.urgent} for t in topics])
+        return emit_json([topic_json(t) for t in topics])
     table("topics", ["name", "match", "urgent"], [[t.name, t.expr, t.urgent] for t in topics])
-
-
-def subscriber_json(s) -> dict:
-    return {
-        "name": s.name,
-        "notify": [redact(u) for u in s.active_urls()],
-        "disabled": [redact(u) for u in s.urls if u not in s.active_urls()],
-        "topics": list(s.topics),
-        "quiet": s.quiet,
-        "tz": s.tz,
-        "digest": s.digest,
-        "urgent_passes": s.urgent_passes,
-    }
 
 
 def print_subscribers(subscribers, as_json: bool) -> None:
@@ -149,22 +111,6 @@ def print_subscribers(subscribers, as_json: bool) -> None:
 
 
 # --- stories and deliveries --------------------------------------------------------------------
-
-
-def story_json(record: dict) -> dict:
-    """A stored story as the contract shows it. Clustering is not stored yet: each story is its
-    own cluster of one."""
-    return {
-        "id": record["id"],
-        "feed_id": record.get("feed_id", record.get("feed")),
-        "title": record.get("title"),
-        "link": record.get("link"),
-        "published": utc_iso(record.get("published")),
-        "summary": record.get("summary") or "",
-        "guid": record.get("guid"),
-        "cluster": record.get("cluster") or record["id"],
-        "cluster_size": record.get("cluster_size") or 1,
-    }
 
 
 def print_stories(records: list[dict], feed_names: dict[str, str], as_json: bool) -> None:

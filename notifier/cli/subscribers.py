@@ -1,22 +1,22 @@
 """`notifier subscriber ...`: who gets alerts, through which notification URLs, for which topics.
 
-Every URL is checked before anything is stored: Apprise must understand it, its host must pass
-the address guard, and our own `?rate=` override must be a rate. A refusal changes nothing.
+The checks (Apprise understands the URL, its host passes the address guard, `?rate=` is a rate)
+live in notifier.alerts.subscribers, shared with the HTTP API. A refusal changes nothing.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated
 
 import typer
 
+from notifier.alerts import subscribers
 from notifier.cli import output
-from notifier.cli.common import JsonFlag, UsageError, new_group, redis, refuse_unless
+from notifier.cli.common import JsonFlag, UsageError, new_group, redis, refusals_as_usage_errors
 from notifier.core.redact import redact
-from notifier.models import Subscriber, url_hash
+from notifier.models import Subscriber
 from notifier.settings import get_settings
-from notifier.stories import quiet, store
+from notifier.stories import store
 
 subscriber_app = new_group("Subscribers: who gets alerts, where, and for which topics.")
 
@@ -38,21 +38,10 @@ def subscriber_add(
     urgent_passes: Annotated[bool, typer.Option(help="Urgent topics skip quiet hours and digests.")] = False,
 ) -> None:
     """Add a subscriber; an existing NAME is refused (change it with `subscriber update`)."""
-    if not name.strip():
-        raise UsageError("a subscriber needs a name")
-    r = redis()
-    if store.get_subscriber(r, name, missing_ok=True):
-        raise UsageError(f"subscriber {name!r} exists already; change it with `notifier subscriber update`")
-    refuse_unknown_topics(r, topic)
-    for url in notify:
-        check_target(url)
-    refuse_unless(lambda: quiet.validate(quiet_hours, tz, digest, digest_at))
     details = dict(quiet=quiet_hours, tz=tz, digest=digest, digest_at=digest_at, urgent_passes=urgent_passes)
-    sub = Subscriber(
-        name=name, urls=tuple(dict.fromkeys(notify)), topics=tuple(dict.fromkeys(topic)), **details
-    )
-    store.add_subscriber(r, sub)
-    describe(sub)
+    sub = Subscriber(name=name, urls=tuple(notify), topics=tuple(topic), **details)
+    with refusals_as_usage_errors("change it with `notifier subscriber update`"):
+        describe(subscribers.create(redis(), get_settings(), sub))
 
 
 @subscriber_app.command("update")
@@ -67,54 +56,16 @@ def subscriber_update(
 ) -> None:
     """Add or remove notification URLs and topics; each option may be repeated."""
     r = redis()
-    sub = store.get_subscriber(r, name, missing_ok=True)
-    if sub is None:
+    if store.get_subscriber(r, name, missing_ok=True) is None:
         raise UsageError(f"no subscriber named {name!r}")
     if not (add_notify or remove_notify or add_topic or remove_topic):
         raise UsageError(
             "nothing to change: give --add-notify, --remove-notify, --add-topic or --remove-topic"
         )
-    for url in add_notify or ():
-        check_target(url)
-    refuse_unknown_topics(r, add_topic or ())
-    urls, disabled = changed_urls(sub, add_notify or [], remove_notify or [])
-    topics = changed_topics(sub, add_topic or [], remove_topic or [])
-    updated = dataclasses.replace(sub, urls=urls, topics=topics, disabled=disabled)
-    store.add_subscriber(r, updated)  # rewrites the topic indexes from the old record to the new
+    with refusals_as_usage_errors():
+        changes = (add_notify or (), remove_notify or (), add_topic or (), remove_topic or ())
+        updated = subscribers.update(r, get_settings(), name, *changes)
     describe(updated)
-
-
-def changed_urls(sub: Subscriber, add: list[str], remove: list[str]) -> tuple[tuple, tuple]:
-    """The URLs and disabled URL hashes after the change; a URL added again is re-enabled."""
-    urls, disabled = list(sub.urls), list(sub.disabled)
-    for url in dict.fromkeys(remove):
-        if url not in urls:
-            raise UsageError(f"{sub.name} has no notification URL {redact(url)}")
-        urls.remove(url)
-    for url in dict.fromkeys(add):
-        if url in urls and url_hash(url) not in disabled:
-            raise UsageError(f"{sub.name} already has {redact(url)}")
-        if url not in urls:
-            urls.append(url)
-        disabled = [h for h in disabled if h != url_hash(url)]
-    if not urls:
-        raise UsageError(f"{sub.name} would have no notification URL left; `subscriber remove` removes them")
-    return tuple(urls), tuple(h for h in disabled if h in {url_hash(u) for u in urls})
-
-
-def changed_topics(sub: Subscriber, add: list[str], remove: list[str]) -> tuple:
-    topics = list(sub.topics)
-    for name in dict.fromkeys(remove):
-        if name not in topics:
-            raise UsageError(f"{sub.name} does not follow {name!r}")
-        topics.remove(name)
-    for name in dict.fromkeys(add):
-        if name in topics:
-            raise UsageError(f"{sub.name} follows {name!r} already")
-        topics.append(name)
-    if not topics:
-        raise UsageError(f"{sub.name} would follow no topic; `subscriber remove` removes them")
-    return tuple(topics)
 
 
 @subscriber_app.command("list")
@@ -126,29 +77,9 @@ def subscriber_list(as_json: JsonFlag = False) -> None:
 @subscriber_app.command("remove")
 def subscriber_remove(name: Name) -> None:
     """Remove a subscriber; alerts already queued for them are not sent."""
-    try:
+    with refusals_as_usage_errors():
         store.remove_subscriber(redis(), name)
-    except store.NotFound as exc:
-        raise UsageError(str(exc)) from None
     output.say(f"removed subscriber {name}")
-
-
-def check_target(url: str) -> None:
-    """Refuse a URL Apprise cannot use, on a refused address, or with a `?rate=` that is no rate."""
-    from notifier.alerts.channels.via_apprise import check_notify_url
-    from notifier.alerts.pacing import split_rate_override
-
-    try:
-        split_rate_override(url)
-    except ValueError as exc:
-        raise UsageError(f"{redact(url)}: {exc}") from None
-    refuse_unless(lambda: check_notify_url(url, get_settings().allow_private_hosts))
-
-
-def refuse_unknown_topics(r, names) -> None:
-    unknown = [t for t in names if not store.topic_exists(r, t)]
-    if unknown:
-        raise UsageError(f"unknown topic: {', '.join(unknown)} (add it with `notifier topic add`)")
 
 
 def describe(sub: Subscriber) -> None:

@@ -1,0 +1,64 @@
+"""What the operator looks at: the service's status, the delivery ledger, one story in detail,
+and retrying an alert that gave up. `notifier status|deliveries|story show`, the API and the
+dashboard all read through these."""
+
+from __future__ import annotations
+
+import redis
+
+from notifier.alerts import ledger
+from notifier.core.refusals import Refused
+from notifier.models import Delivery
+from notifier.stories import claim, store
+from notifier.stories.views import feed_json, story_json
+
+QUEUES = ("tick", "poll", "deliver")  # the Celery queues (workers/app.py); each is a Redis list
+GAVE_UP = ("failed", "dropped")
+
+
+def gather_status(r: redis.Redis) -> dict:
+    """Feeds and their last poll, queue depths, delivery counts, what waits, failing URLs."""
+    done = ledger.summary(r)
+    return {
+        "feeds": [feed_json(f) for f in store.list_feeds(r)],
+        "queues": {q: r.llen(q) for q in QUEUES},
+        "deliveries": done["counts"],
+        "deliveries_waiting": done["waiting"],
+        "stories_waiting": r.zcard("stories:pending"),
+        "failing_urls": done["failing_urls"],
+    }
+
+
+def deliveries(
+    r: redis.Redis, failed: bool = False, story: str | None = None, subscriber: str | None = None
+) -> list[Delivery]:
+    """The latest deliveries newest first, or all of one story; only those that gave up if `failed`."""
+    rows = ledger.of_story(r, story) if story else ledger.recent(r)
+    return [
+        d
+        for d in rows
+        if (not failed or d.state in GAVE_UP) and (not subscriber or d.subscriber == subscriber)
+    ]
+
+
+def retry_delivery(r: redis.Redis, delivery_id: str) -> str:
+    """Send a failed or dropped delivery again on the next tick; return the state it had."""
+    before = ledger.retry_by_hand(r, delivery_id)
+    if before is None:
+        raise store.NotFound(f"no delivery with id {delivery_id}")
+    if before not in GAVE_UP:
+        raise Refused(f"delivery {delivery_id} is {before}; only a failed or dropped one can be retried")
+    return before
+
+
+def story_detail(r: redis.Redis, story_id: str) -> dict:
+    """A story, the feeds it came from, the topics it matched and why, and its deliveries."""
+    record = claim.load_story(r, story_id)
+    if record is None:
+        raise store.NotFound(f"no story with id {story_id}")
+    return {
+        **story_json(record),
+        "sources": sorted(r.smembers(f"story:{story_id}:sources")),
+        "matched": r.hgetall(f"story:{story_id}:matches"),
+        "deliveries": [d.as_json() for d in ledger.of_story(r, story_id)],
+    }

@@ -1,24 +1,36 @@
-"""`python -m workers run|worker|beat ...`: the processes that run Celery.
+"""`python -m workers run|worker|beat|alive ...`: the processes that run Celery.
 
 The `notifier` command line checks its arguments and then hands over to these (the domain never
-imports Celery); `notifier run`'s supervisor starts its children through here too.
+imports Celery); `notifier run`'s supervisor starts its children through here too. `alive` is
+the container healthcheck of a worker or beat: has this process reached Redis lately?
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
+from notifier.core import admin, alive
+from notifier.core.db import shared_client
 from notifier.core.redact import install_log_redaction
-from notifier.settings import SettingsError, get_settings
+from notifier.settings import Settings, SettingsError, get_settings
+
+log = logging.getLogger("workers")
+
+
+def celery_args(settings: Settings) -> list[str]:
+    """Celery's global options: in JSON mode, no banner (stdout stays one object per line)."""
+    return ["--quiet", "--no-color"] if settings.log_format == "json" else []
 
 
 def worker(queues: str, pool: str, concurrency: str, name: str) -> None:
     from workers.app import app
 
-    app.worker_main(
-        ["worker", "--queues", queues, "--pool", pool, "--concurrency", concurrency]
-        + ["--hostname", f"{name}@%h", "--loglevel", get_settings().log_level]
+    settings = get_settings()
+    app.start(
+        [*celery_args(settings), "worker", "--queues", queues, "--pool", pool, "--concurrency", concurrency]
+        + ["--hostname", f"{name}@{settings.node_name}", "--loglevel", settings.log_level]
         + ["--without-gossip", "--without-mingle"]
     )
 
@@ -29,7 +41,15 @@ def beat() -> None:
     settings = get_settings()
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     schedule = str(Path(settings.data_dir).resolve() / "celerybeat-schedule")
-    app.start(["beat", "--schedule", schedule, "--loglevel", settings.log_level])
+    app.start([*celery_args(settings), "beat", "--schedule", schedule, "--loglevel", settings.log_level])
+
+
+def admin_token(settings: Settings) -> None:
+    """Whichever process starts first makes the operator token and prints it; the rest say nothing."""
+    try:
+        admin.ensure_and_announce(shared_client(), settings)
+    except Exception as exc:  # noqa: BLE001 - Redis not up yet: the next process to start makes it
+        log.warning("admin token not checked yet: %s", exc)
 
 
 def main(argv: list[str]) -> int:
@@ -38,20 +58,28 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"notifier: {exc}", file=sys.stderr)
         return 2
-    install_log_redaction(settings.log_level)
     match argv:
+        case ["alive"]:
+            return 0 if alive.fresh_file(settings.data_dir) else 1
         case ["run"]:
+            install_log_redaction(settings.log_level)
             from workers.supervisor import run
 
             return run(settings)
         case ["worker", "--queues", queues, "--pool", pool, "--concurrency", concurrency, "--name", name]:
+            install_log_redaction(settings.log_level)
+            admin_token(settings)
             worker(queues, pool, concurrency, name)
         case ["worker", "--queues", queues, "--pool", pool, "--name", name]:
+            install_log_redaction(settings.log_level)
+            admin_token(settings)
             worker(queues, pool, "1", name)
         case ["beat"]:
+            install_log_redaction(settings.log_level)
+            admin_token(settings)
             beat()
         case _:
-            usage = "run | worker --queues Q --pool P [--concurrency N] --name NAME | beat"
+            usage = "run | worker --queues Q --pool P [--concurrency N] --name NAME | beat | alive"
             print(f"usage: python -m workers {usage}", file=sys.stderr)
             return 2
     return 0

@@ -14,8 +14,7 @@ import subprocess
 import sys
 import time
 
-from notifier.api.serve import admin_token
-from notifier.core import embedded
+from notifier.core import admin, db, embedded
 from notifier.settings import Settings
 
 STOP_GRACE = 8.0
@@ -47,6 +46,9 @@ class Supervisor:
             self.redis = embedded.EmbeddedRedis(self.settings.data_dir).start()
             env["REDIS_URL"] = self.redis.url
             print(f"embedded Redis on {self.redis.url} (data in {self.redis.data_dir})", flush=True)
+        # before the children, so that `notifier run` is the process that prints a new token
+        url = self.redis.url if self.redis else self.settings.redis_url
+        admin.ensure_and_announce(db.connect(url), self.settings)
         for name, command in child_commands().items():
             self.children[name] = subprocess.Popen(command, env=env)
 
@@ -79,9 +81,6 @@ class Supervisor:
 
 
 def run(settings: Settings) -> int:
-    token, created = admin_token(settings)
-    if created:
-        print(f"admin token (shown once, kept in {settings.data_dir}/admin_token): {token}", flush=True)
     supervisor = Supervisor(settings)
     signal.signal(signal.SIGTERM, supervisor.stop)
     signal.signal(signal.SIGINT, supervisor.stop)

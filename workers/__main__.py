@@ -7,8 +7,11 @@ the container healthcheck of a worker or beat: has this process reached Redis la
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 
 from notifier.core import admin, alive
@@ -24,10 +27,24 @@ def celery_args(settings: Settings) -> list[str]:
     return ["--quiet", "--no-color"] if settings.log_format == "json" else []
 
 
+def say_as_json(message: str, f=sys.__stderr__) -> None:
+    """Celery's own lines from its signal handlers ("worker: Warm shutdown"), as JSON objects.
+
+    Written straight to the file descriptor as Celery does: logging from a signal handler can
+    deadlock on a lock the interrupted code holds."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    line = {"ts": stamp, "level": "WARNING", "logger": "celery.apps.worker", "message": message.strip()}
+    os.write(f.fileno(), (json.dumps(line) + "\n").encode())
+
+
 def worker(queues: str, pool: str, concurrency: str, name: str) -> None:
+    import celery.apps.worker
+
     from workers.app import app
 
     settings = get_settings()
+    if settings.log_format == "json":
+        celery.apps.worker.safe_say = say_as_json  # its one way of printing around our logging
     app.start(
         [*celery_args(settings), "worker", "--queues", queues, "--pool", pool, "--concurrency", concurrency]
         + ["--hostname", f"{name}@{settings.node_name}", "--loglevel", settings.log_level]

@@ -84,6 +84,10 @@ def test_the_workers_use_the_broker_url_and_redis_stays_the_store():
         assert env["REDIS_URL"] == f"redis://:{PASSWORD}@redis:6379/0", name
         assert env["NOTIFIER_BROKER_URL"] == "amqp://u:p@rabbitmq//", name
         assert services[name]["depends_on"]["rabbitmq"]["required"] is False, name
+    elsewhere = compose.services(
+        {"REDIS_PASSWORD": PASSWORD, "REDIS_URL": "rediss://:pw@redis.internal:6380/0"}
+    )
+    assert compose.environment(elsewhere["poll"])["REDIS_URL"] == "rediss://:pw@redis.internal:6380/0"
 
 
 def test_env_example_names_every_setting():

@@ -120,3 +120,25 @@ def test_metrics_after_a_real_poll_and_send_reach_the_endpoint_from_every_proces
         assert ("notifier_queue_depth", ("queue", queue)) in found
     assert found[("notifier_last_tick_age_seconds",)] < 5
     assert found[("notifier_feeds_overdue",)] == 0 and ("notifier_feeds_due",) in found
+
+
+def test_every_metric_the_grafana_dashboard_asks_for_is_served(env, r):
+    import json
+    import re
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from notifier.api.metrics import scrape
+    from tests.service import ROOT
+
+    text = scrape().body.decode()
+    served = {family.name for family in text_string_to_metric_families(text)}
+    dashboard = json.loads((ROOT / "config" / "grafana" / "notifier-dashboard.json").read_text())
+    asked = {
+        re.sub(r"_(total|bucket|sum|count)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"notifier_[a-z_]+", target["expr"])
+    }
+    assert asked and asked <= served, asked - served
+    assert all(name.startswith("notifier_") for name in served)

@@ -8,18 +8,14 @@ the container healthcheck of a worker or beat: has this process reached Redis la
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
 from pathlib import Path
 
 from notifier.core import admin, alive
-from notifier.core.db import shared_client
 from notifier.core.redact import install_log_redaction
 from notifier.settings import Settings, SettingsError, get_settings
-
-log = logging.getLogger("workers")
 
 
 def celery_args(settings: Settings) -> list[str]:
@@ -61,14 +57,6 @@ def beat() -> None:
     app.start([*celery_args(settings), "beat", "--schedule", schedule, "--loglevel", settings.log_level])
 
 
-def admin_token(settings: Settings) -> None:
-    """Whichever process starts first makes the operator token and prints it; the rest say nothing."""
-    try:
-        admin.ensure_and_announce(shared_client(), settings)
-    except Exception as exc:  # noqa: BLE001 - Redis not up yet: the next process to start makes it
-        log.warning("admin token not checked yet: %s", exc)
-
-
 def main(argv: list[str]) -> int:
     try:
         settings = get_settings()
@@ -85,15 +73,15 @@ def main(argv: list[str]) -> int:
             return run(settings)
         case ["worker", "--queues", queues, "--pool", pool, "--concurrency", concurrency, "--name", name]:
             install_log_redaction(settings.log_level)
-            admin_token(settings)
+            admin.at_start(settings)
             worker(queues, pool, concurrency, name)
         case ["worker", "--queues", queues, "--pool", pool, "--name", name]:
             install_log_redaction(settings.log_level)
-            admin_token(settings)
+            admin.at_start(settings)
             worker(queues, pool, "1", name)
         case ["beat"]:
             install_log_redaction(settings.log_level)
-            admin_token(settings)
+            admin.at_start(settings)
             beat()
         case _:
             usage = "run | worker --queues Q --pool P [--concurrency N] --name NAME | beat | alive"

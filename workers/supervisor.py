@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from notifier.core import admin, db, embedded
+from notifier.core import admin, embedded
 from notifier.settings import Settings
 
 STOP_GRACE = 8.0
@@ -48,8 +48,7 @@ class Supervisor:
             env["REDIS_URL"] = self.redis.url
             say(self.settings, f"embedded Redis on {self.redis.url} (data in {self.redis.data_dir})")
         # before the children, so that `notifier run` is the process that prints a new token
-        url = self.redis.url if self.redis else self.settings.redis_url
-        admin.ensure_and_announce(db.connect(url), self.settings)
+        admin.at_start(self.settings)
         for name, command in child_commands().items():
             self.children[name] = subprocess.Popen(command, env=env)
 

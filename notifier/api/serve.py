@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from notifier.core import admin, logs
-from notifier.core.db import shared_client
 from notifier.settings import Settings
 
 
@@ -16,10 +15,7 @@ def serve(settings: Settings) -> None:
     from notifier.api.requestid import RequestId
 
     logs.setup(settings.log_level, settings.log_format)
-    try:
-        admin.ensure_and_announce(shared_client(), settings)
-    except Exception as exc:  # noqa: BLE001 - Redis not up yet: the next process to start makes it
-        logging.getLogger(__name__).warning("admin token not checked yet: %s", exc)
+    admin.at_start(settings)
     logging.getLogger("uvicorn.access").addFilter(TokenPaths())
     app.add_middleware(RequestId)
     # log_config=None: uvicorn's records go to our root handler (format, redaction) as they are

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import sys
 import time
@@ -19,8 +20,11 @@ from pathlib import Path
 
 import redis
 
+from notifier.core.db import shared_client
 from notifier.core.redact import remember_secret
 from notifier.settings import Settings
+
+log = logging.getLogger(__name__)
 
 KEY = "admin:token_sha256"
 OLD_FILE = "admin_token"
@@ -70,3 +74,11 @@ def ensure_and_announce(r: redis.Redis, settings: Settings) -> None:
     token = ensure(r, settings)
     if token:
         announce(token, settings)
+
+
+def at_start(settings: Settings) -> None:
+    """What every process does as it starts; Redis not up yet is no reason to stop it."""
+    try:
+        ensure_and_announce(shared_client(), settings)
+    except Exception as exc:  # noqa: BLE001 - the next process to start makes the token
+        log.warning("admin token not checked yet: %s", exc)

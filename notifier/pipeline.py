@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from notifier.alerts import dispatch, fanout
+from notifier.core import metrics
 from notifier.core.due import claim_due
 from notifier.feeds import websub
 from notifier.feeds.batch import fetch_batch
@@ -78,10 +79,12 @@ def absorb(r: redis.Redis, feed, result, settings: Settings, writes=None, websub
     """Take one feed's fetch result into the store; return the new story ids."""
     now = time.time()
     if isinstance(result, FetchError):
+        metrics.polled(result.kind, changed=False)
         log.warning("feed %s: %s", feed.id, result)
         record_error(r, feed, result, settings, now)
         return []
     parsed, body_hash = parse_if_changed(feed, result)
+    metrics.polled(None, changed=parsed is not None)
     new = claim_parsed(r, feed, parsed, settings, pending_at=now + settings.lease_seconds) if parsed else []
     if parsed:
         websub.on_feed_parsed(r, feed, parsed, result.link_header, settings)

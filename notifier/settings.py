@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class SettingsError(Exception):
     """A setting has a value we cannot run with; the message names it."""
+
+
+BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
 
 
 class Settings(BaseSettings):
@@ -28,6 +32,11 @@ class Settings(BaseSettings):
     public_url: str | None = None
     admin_token: str | None = None
     log_level: str = "INFO"
+    log_format: str = "text"  # json: one object per line, for log shippers
+    # The Celery broker; unset: the same Redis as REDIS_URL. Redis stays the store either way.
+    broker_url: str | None = None
+    # Names this machine's workers (`tick@NODE`): two nodes must not share one. Default: hostname.
+    node_name: str = Field(default_factory=socket.gethostname, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     # Fetch limits: a hostile feed can cost us at most this much.
     fetch_connect_timeout: float = Field(default=10.0, gt=0)
     fetch_read_timeout: float = Field(default=20.0, gt=0)
@@ -80,6 +89,22 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value.lower() not in {"text", "json"}:
+            raise ValueError("must be text or json")
+        return value.lower()
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(BROKER_SCHEMES):
+            raise ValueError(f"must start with one of {', '.join(BROKER_SCHEMES)}")
+        return value
 
     @field_validator("redis_url")
     @classmethod

@@ -93,6 +93,7 @@ class FeedServer:
         self._stopping = threading.Event()
         self._sockets: set[socket.socket] = set()
         self.requests: list[Request] = []
+        self.arrived: list[tuple[float, str]] = []  # (time.time(), path) of each request
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.feeds = self
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -234,6 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         feeds = self.server.feeds
+        feeds.arrived.append((time.time(), self.path))
         feeds.requests.append(Request(self.command, self.path, self.headers))
         with feeds._answering(), contextlib.suppress(ConnectionError, TimeoutError):
             kind, opts = feeds._lookup(feeds._behaviours, self.path) or ("normal", {})

@@ -21,12 +21,16 @@ class Service:
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """`notifier ARGS...` in the background; `env` adds to (or overrides) the shared one."""
+        return self.spawn(name, [sys.executable, "-m", "notifier", *args], env=env)
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None, cwd=ROOT):
         log = open(self.log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "notifier", *args],
-            env=self.env,
-            cwd=ROOT,
+            argv,
+            env={**self.env, **(env or {})},
+            cwd=cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,4 +1,5 @@
-"""The service as an operator starts it: `notifier run`, the compose file's commands, refusals."""
+"""The service as an operator starts it: `notifier run`, refusals. The compose file's services are
+run in tests/test_compose.py."""
 
 from __future__ import annotations
 
@@ -8,33 +9,36 @@ import time
 
 import httpx
 import pytest
-import yaml
 
 from tests.feeds import corpus_file
-from tests.service import ROOT, Service, wait_until
+from tests.service import Service, wait_until
 from tests.sinks import free_port
 
 pytestmark = pytest.mark.e2e
 
 
-def healthy(port: int):
+def ready(port: int):
     try:
-        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=3)
     except httpx.HTTPError:
         return None
     return response.json() if response.status_code == 200 else None
 
 
-def test_run_starts_an_embedded_redis_answers_healthz_and_stops_cleanly_on_sigterm(tmp_path):
+def test_run_starts_an_embedded_redis_becomes_ready_and_stops_cleanly_on_sigterm(tmp_path):
     port = free_port()
     data = tmp_path / "data"
     env = {"NOTIFIER_DATA_DIR": str(data), "NOTIFIER_API_PORT": str(port)}
     with Service(env, tmp_path) as service:
         service.env.pop("REDIS_URL", None)
         proc = service.start("run", "run")
-        health = wait_until(lambda: healthy(port), timeout=60)
-        assert health and health["redis"] and health["ok"], service.logs()
-        assert (data / "redis.url").exists() and (data / "admin_token").exists()
+        readiness = wait_until(lambda: ready(port), timeout=60)
+        assert readiness and readiness["checks"]["redis"]["ok"], service.logs()
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"ok": True}
+        assert (data / "redis.url").exists()
+        # made at first start, printed once, never written to the data dir
+        assert (tmp_path / "run.log").read_text().count("admin token (shown once") == 1
+        assert not (data / "admin_token").exists()
 
         # a CLI command in another terminal talks to the same embedded Redis
         assert service.cli("topic", "add", "quakes", "--match", "earthquake").returncode == 0
@@ -50,34 +54,6 @@ def test_run_starts_an_embedded_redis_answers_healthz_and_stops_cleanly_on_sigte
         # restarted later, what was stored is still there
         listed = service.cli_json("topic", "list")
         assert [t["name"] for t in listed] == ["quakes"]
-
-
-def compose_services() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
-
-
-def test_the_compose_file_runs_redis_with_persistence_and_no_eviction():
-    redis_service = compose_services()["redis"]
-    conf = (ROOT / "config" / "redis.conf").read_text()
-    assert "appendonly yes" in conf and "maxmemory-policy noeviction" in conf
-    assert "./config/redis.conf" in redis_service["volumes"][0]
-
-
-def test_each_compose_service_command_runs_here_and_together_they_are_healthy(tmp_path, redis_url):
-    services = {name: s for name, s in compose_services().items() if name != "redis"}
-    assert set(services) == {"worker", "beat", "api"}
-    port = free_port()
-    env = {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-        "NOTIFIER_API_PORT": str(port),
-    }
-    with Service(env, tmp_path) as service:
-        for name, spec in services.items():
-            assert service.cli(*spec["command"], "--help").returncode == 0
-            service.start(name, *spec["command"])
-        health = wait_until(lambda: healthy(port), timeout=60)
-        assert health and health["ok"], service.logs()
 
 
 @pytest.mark.parametrize(

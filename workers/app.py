@@ -1,4 +1,6 @@
-"""Builds the Celery app: Redis broker, JSON only, late acks, one message at a time."""
+"""Builds the Celery app: the broker (Redis, or RabbitMQ with quorum queues), JSON only, late
+acks, one message at a time; and the signals that give every process our logs, heartbeats and
+metrics."""
 
 from __future__ import annotations
 
@@ -6,10 +8,13 @@ import logging
 import time
 
 from celery import Celery, signals
+from kombu import Queue
 
-from notifier.core.db import redis_url, shared_client
-from notifier.core.redact import RedactingFilter
-from notifier.settings import get_settings
+from notifier.core import alive, logs, metrics
+from notifier.core.broker import QUEUES
+from notifier.core.db import broker_url, shared_client
+from notifier.settings import Settings, get_settings
+from workers.heartbeat import Heartbeat
 
 TICK_SECONDS = 1.0
 
@@ -26,9 +31,24 @@ def beat_schedule() -> dict:
     }
 
 
+def broker_options(url: str, settings: Settings) -> dict:
+    """What differs between the two brokers we support."""
+    if url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        # quorum queues: replicated on a RabbitMQ cluster and durable, so a broker node lost
+        # loses no message; publisher confirms: a publish returns once the broker has it
+        quorum = {"x-queue-type": "quorum"}
+        return {
+            "task_queues": [Queue(q, routing_key=q, queue_arguments=quorum) for q in QUEUES],
+            "broker_transport_options": {"confirm_publish": True},
+        }
+    # we never use countdown/eta (retries wait in a Redis sorted set instead), so this only
+    # has to outlast the longest task
+    return {"broker_transport_options": {"visibility_timeout": settings.visibility_timeout}}
+
+
 def make_app() -> Celery:
     settings = get_settings()
-    url = redis_url(settings, start_embedded=False)
+    url = broker_url(settings)
     app = Celery("notifier", broker=url, include=["workers.tasks"])
     app.conf.update(
         task_serializer="json",
@@ -47,17 +67,16 @@ def make_app() -> Celery:
             "workers.tasks.tick": {"queue": "tick"},
             "workers.tasks.poll": {"queue": "poll"},
             "workers.tasks.fan_out": {"queue": "poll"},
+            "workers.tasks.renew_websub": {"queue": "poll"},
             "workers.tasks.deliver": {"queue": "deliver"},
         },
         task_default_queue="poll",
-        # we never use countdown/eta (retries wait in a Redis sorted set instead), so this only
-        # has to outlast the longest task
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         beat_schedule=beat_schedule(),
         timezone="UTC",
+        **broker_options(url, settings),
     )
     return app
 
@@ -70,36 +89,49 @@ app = make_app()
 CHATTY_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
 
 
-@signals.after_setup_logger.connect
-@signals.after_setup_task_logger.connect
-def _redact_celery_logs(logger=None, loglevel=None, **_):
-    for handler in logger.handlers if logger else ():
-        handler.addFilter(RedactingFilter())
-    quiet = logging.DEBUG if _level(loglevel) <= logging.DEBUG else logging.WARNING
+@signals.setup_logging.connect
+def _our_logging(loglevel=None, **_):
+    """Connected, this replaces Celery's logging set-up with ours: one format, one redaction."""
+    settings = get_settings()
+    logs.setup(settings.log_level, settings.log_format)
+    quiet = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
 
 
-def _level(loglevel) -> int:
-    if isinstance(loglevel, int):
-        return loglevel
-    return logging.getLevelName(str(loglevel or "INFO").upper()) if loglevel else logging.INFO
+@signals.task_prerun.connect
+def _task_context(task_id=None, task=None, **_):
+    logs.TASK.set(task.name if task else None)
+    logs.REQUEST_ID.set(task_id)
+
+
+@signals.task_postrun.connect
+def _task_done(**_):
+    metrics.flush()
+    logs.TASK.set(None)
+    logs.REQUEST_ID.set(None)
+
+
+_heartbeats: list[Heartbeat] = []
 
 
 @signals.worker_ready.connect
-@signals.task_postrun.connect
-def _worker_heartbeat(**_):
-    _beat_or_worker_seen("heartbeat:worker")
+def _start_heartbeat(sender=None, **_):
+    queues = sorted(q.name for q in sender.app.amqp.queues.consume_from.values())
+    _heartbeats.append(Heartbeat(sender.hostname, queues).start())
+
+
+@signals.worker_shutdown.connect
+def _stop_heartbeat(**_):
+    for heartbeat in _heartbeats:
+        heartbeat.stop()
 
 
 @signals.before_task_publish.connect
 def _beat_heartbeat(sender=None, **_):
     if sender == "workers.tasks.tick":
-        _beat_or_worker_seen("heartbeat:beat")
-
-
-def _beat_or_worker_seen(key: str) -> None:
-    try:
-        shared_client().set(key, time.time(), ex=3600)
-    except Exception:  # noqa: BLE001 - a heartbeat must never break the task it rides on
-        pass
+        try:
+            shared_client().set("heartbeat:beat", time.time(), ex=3600)
+            alive.touch(get_settings().data_dir, "beat")
+        except Exception:  # noqa: BLE001 - a heartbeat must never break the publish it rides on
+            pass

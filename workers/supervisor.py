@@ -8,14 +8,14 @@ or SIGINT stops everything within ten seconds.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-from notifier.api.serve import admin_token
-from notifier.core import embedded
+from notifier.core import admin, embedded
 from notifier.settings import Settings
 
 STOP_GRACE = 8.0
@@ -46,7 +46,9 @@ class Supervisor:
         if not self.settings.redis_url:
             self.redis = embedded.EmbeddedRedis(self.settings.data_dir).start()
             env["REDIS_URL"] = self.redis.url
-            print(f"embedded Redis on {self.redis.url} (data in {self.redis.data_dir})", flush=True)
+            say(self.settings, f"embedded Redis on {self.redis.url} (data in {self.redis.data_dir})")
+        # before the children, so that `notifier run` is the process that prints a new token
+        admin.at_start(self.settings)
         for name, command in child_commands().items():
             self.children[name] = subprocess.Popen(command, env=env)
 
@@ -55,7 +57,7 @@ class Supervisor:
         while not self.stopping:
             for name, child in self.children.items():
                 if child.poll() is not None:
-                    print(f"{name} exited with {child.returncode}; stopping", file=sys.stderr, flush=True)
+                    say(self.settings, f"{name} exited with {child.returncode}; stopping", sys.stderr)
                     return 1
             time.sleep(0.2)
         return 0
@@ -78,16 +80,21 @@ class Supervisor:
             self.redis.stop()
 
 
+def say(settings: Settings, message: str, stream=None) -> None:
+    """A line for the operator, whole (a log line would lose the port to URL redaction); in
+    NOTIFIER_LOG_FORMAT=json an object like every other line of the output."""
+    if settings.log_format == "json":
+        message = json.dumps({"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "message": message})
+    print(message, file=stream or sys.stdout, flush=True)
+
+
 def run(settings: Settings) -> int:
-    token, created = admin_token(settings)
-    if created:
-        print(f"admin token (shown once, kept in {settings.data_dir}/admin_token): {token}", flush=True)
     supervisor = Supervisor(settings)
     signal.signal(signal.SIGTERM, supervisor.stop)
     signal.signal(signal.SIGINT, supervisor.stop)
     try:
         supervisor.start()
-        print(f"notifier running: API on http://{settings.api_host}:{settings.api_port}/healthz", flush=True)
+        say(settings, f"notifier running: API on http://{settings.api_host}:{settings.api_port}/healthz")
         code = supervisor.wait()
     finally:
         supervisor.stop()

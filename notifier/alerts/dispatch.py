@@ -15,6 +15,7 @@ import redis
 
 from notifier.alerts import ledger, notices, pacing, sending
 from notifier.alerts.channels.base import DeliveryError
+from notifier.core import metrics
 from notifier.models import Delivery, find_url
 from notifier.settings import Settings
 from notifier.stories import claim, store
@@ -42,9 +43,11 @@ def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> 
             # the worker that was sending died mid-send: we cannot know if it arrived, and a
             # second copy is worse than a gap, so we stop and say so in the ledger
             ledger.finish(r, record.id, "failed", error=INTERRUPTED)
+            metrics.delivered([record.target], "failed")
     elif now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
         ledger.finish(r, record.id, "dropped", error="too old to be worth sending")
         r.hincrby("deliveries:count", "dropped_stale", 1)
+        metrics.delivered([record.target], "dropped")
     else:
         return True
     return False
@@ -70,6 +73,7 @@ def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> N
         return
     results = sending.send_rendered(r, mine, urls, settings, set(subscribers))
     ledger.sent_many(r, [rec.id for rec in mine if results[rec.id] is None])
+    metrics.delivered([rec.target for rec in mine if results[rec.id] is None], "sent")
     for rec in mine:
         error = results[rec.id]
         if error is not None and error.deferred:
@@ -148,6 +152,7 @@ def outcome(
             ledger.finish(r, record.id, "sent")
         if held_key:
             r.srem(held_key, *[d.id for d in records])
+        metrics.delivered([d.target for d in records], "sent")
         log.info("sent %d alert(s) to %s (%s)", len(records), first.subscriber, first.target)
         return
     log.warning("send to %s failed (attempt %d): %s", first.target, attempts, error)
@@ -157,6 +162,7 @@ def outcome(
         if held_key:
             r.srem(held_key, *[d.id for d in records])
         r.hincrby("failing:urls", f"{first.subscriber} {first.target}", 1)
+        metrics.delivered([d.target for d in records], "failed")
         if error.permanent:
             disable_target(r, first, str(error), settings)
         return
@@ -166,6 +172,7 @@ def outcome(
         pacing.block(r, pacing.destination_keys(url)[0][0], error.retry_after)
         delay = max(delay, error.retry_after)
     state = "held" if held_key else "retrying"  # a digest that failed stays a digest
+    metrics.delivered([d.target for d in records], "retrying")
     for record in records:
         ledger.finish(r, record.id, state, error=str(error), next_at=time.time() + delay)
 

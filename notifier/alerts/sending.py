@@ -16,6 +16,7 @@ from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
 from notifier.alerts.links import links_many
 from notifier.alerts.render import Rendered, render_for
+from notifier.core import metrics
 from notifier.models import Delivery
 from notifier.settings import Settings
 from notifier.stories import claim, store
@@ -73,6 +74,7 @@ def send_rendered(
         results[rec.id] = send_one(url, rendered[rec.id], settings)
         if results[rec.id] is not None and results[rec.id].retry_after:
             told_to_wait[destination] = results[rec.id].retry_after
+    metrics.sent_after_publication(records, stories, results)
     return results
 
 

@@ -22,6 +22,7 @@ from notifier.api import (
     feeds,
     health,
     manage,
+    metrics,
     pages,
     readers,
     subscribers,
@@ -40,5 +41,17 @@ app = FastAPI(title="notifier", description=DESCRIPTION, version="1", redoc_url=
 errors.install(app)
 app.add_middleware(SecurityHeaders)
 app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-for module in (health, websub, unsubscribe, feeds, subscribers, activity, readers, pages, manage, dashboard):
+for module in (
+    health,
+    metrics,
+    websub,
+    unsubscribe,
+    feeds,
+    subscribers,
+    activity,
+    readers,
+    pages,
+    manage,
+    dashboard,
+):
     app.include_router(module.router)

@@ -16,7 +16,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from notifier.api.serve import admin_token
+from notifier.core import admin
+from notifier.core.db import shared_client
 from notifier.settings import get_settings
 
 COOKIE = "operator"
@@ -26,13 +27,13 @@ bearer = HTTPBearer(auto_error=False, description="NOTIFIER_ADMIN_TOKEN", scheme
 
 
 def token_digest() -> str:
-    """SHA-256 of the operator token: the one function that reads it."""
-    token, _ = admin_token(get_settings())
-    return hashlib.sha256(token.encode()).hexdigest()
+    """SHA-256 of the operator token (notifier.core.admin keeps it): the one function that reads it."""
+    return admin.digest(shared_client(), get_settings())
 
 
 def is_operator_token(presented: str) -> bool:
-    return hmac.compare_digest(hashlib.sha256(presented.encode()).hexdigest(), token_digest())
+    expected = token_digest()
+    return bool(expected) and hmac.compare_digest(hashlib.sha256(presented.encode()).hexdigest(), expected)
 
 
 def require_operator(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:

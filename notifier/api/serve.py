@@ -3,43 +3,23 @@
 from __future__ import annotations
 
 import logging
-import secrets
-from pathlib import Path
 
+from notifier.core import admin, logs
 from notifier.settings import Settings
-
-
-def admin_token(settings: Settings) -> tuple[str, bool]:
-    """The operator token: from the setting, else kept in the data dir (created once).
-
-    Returns the token and whether it was created now (the caller prints it, once).
-    """
-    if settings.admin_token:
-        return settings.admin_token, False
-    path = Path(settings.data_dir) / "admin_token"
-    if path.exists():
-        return path.read_text().strip(), False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    path.write_text(token)
-    path.chmod(0o600)
-    return token, True
 
 
 def serve(settings: Settings) -> None:
     import uvicorn
 
-    token, created = admin_token(settings)  # every way of starting the API makes sure one exists
-    if created:
-        print(f"admin token (shown once, kept in {settings.data_dir}/admin_token): {token}", flush=True)
+    from notifier.api import app
+    from notifier.api.requestid import RequestId
 
+    logs.setup(settings.log_level, settings.log_format)
+    admin.at_start(settings)
     logging.getLogger("uvicorn.access").addFilter(TokenPaths())
-    uvicorn.run(
-        "notifier.api:app",
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-    )
+    app.add_middleware(RequestId)
+    # log_config=None: uvicorn's records go to our root handler (format, redaction) as they are
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)
 
 
 TOKEN_PATHS = ("/unsubscribe/", "/websub/", "/manage/", "/confirm/", "/api/me/")

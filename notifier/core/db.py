@@ -27,6 +27,11 @@ def redis_url(settings: Settings, *, start_embedded: bool = True) -> str:
     return server.url
 
 
+def broker_url(settings: Settings) -> str:
+    """NOTIFIER_BROKER_URL if set (RabbitMQ, say); else the Redis that is also the store."""
+    return settings.broker_url or redis_url(settings, start_embedded=False)
+
+
 def connect(url: str) -> redis.Redis:
     client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
     try:

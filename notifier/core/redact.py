@@ -69,6 +69,14 @@ def remember_secrets(url: str) -> None:
             _SECRETS.popitem(last=False)
 
 
+def remember_secret(secret: str) -> None:
+    """A whole secret that must never show in a log (the admin token), masked like URL parts."""
+    if len(secret) >= MIN_SECRET:
+        with _SECRETS_LOCK:
+            _SECRETS[secret] = None
+            _SECRETS.move_to_end(secret)
+
+
 def redact_text(text: str) -> str:
     text = URL_PATTERN.sub(lambda m: redact(m.group(0)), text)
     with _SECRETS_LOCK:
@@ -86,14 +94,20 @@ class RedactingFilter(logging.Filter):
         cleaned = redact_text(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        # a traceback quotes the arguments and locals that failed, URLs included: formatted
+        # here, redacted, and kept in exc_text, which every formatter uses instead of its own
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
         return True
 
 
 def install_log_redaction(level: str = "INFO") -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root.setLevel(level)
-    for handler in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
+    """Log at `level` in NOTIFIER_LOG_FORMAT (text or json), every line redacted."""
+    from notifier.core import logs
+    from notifier.settings import get_settings
+
+    logs.setup(level, get_settings().log_format)

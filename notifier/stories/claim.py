@@ -17,23 +17,29 @@ from collections.abc import Iterable
 
 import redis
 
+from notifier.core import metrics
 from notifier.models import Story
 
 CLAIM_LUA = """
 local story_ttl, title_ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 local pending_at, baseline, feed_id = ARGV[3], ARGV[4] == '1', ARGV[5]
-local new = {}
+local new, duplicates = {}, 0
 local now = tonumber(redis.call('TIME')[1])
 local by_feed = 'feed:' .. feed_id .. ':stories'
 for i = 6, #ARGV, 5 do
   local sid, payload = ARGV[i], ARGV[i + 4]
   local keys = {ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]}
-  local original = false
-  for _, key in ipairs(keys) do
+  local original, found_at = false, 0
+  for n, key in ipairs(keys) do
     if key ~= '' then
       original = redis.call('GET', key)
-      if original then break end
+      if original then found_at = n break end
     end
+  end
+  -- known by its link or title but not by its own guid: the same story come back (counted once,
+  -- as its guid is claimed below); known by its guid: an item seen before, not counted
+  if original and original ~= sid and (found_at > 1 or keys[1] == '') and not baseline then
+    duplicates = duplicates + 1
   end
   local owner = original or sid
   for n, key in ipairs(keys) do
@@ -64,7 +70,7 @@ end
 redis.call('ZREMRANGEBYSCORE', 'stories:seen', '-inf', now - story_ttl)
 redis.call('ZREMRANGEBYSCORE', by_feed, '-inf', now - story_ttl)
 redis.call('EXPIRE', by_feed, story_ttl)
-return new
+return {new, duplicates}
 """
 
 
@@ -107,7 +113,10 @@ def claim_stories(
         args += [story.id, *identity_keys(story), story_payload(story)]
     if len(args) == 5:
         return []
-    return list(r.register_script(CLAIM_LUA)(args=args))
+    new, duplicates = r.register_script(CLAIM_LUA)(args=args)
+    metrics.STORIES.inc(len(new), outcome="new")
+    metrics.STORIES.inc(duplicates, outcome="duplicate")
+    return list(new)
 
 
 def load_story(r: redis.Redis, story_id: str) -> dict | None:

@@ -94,7 +94,7 @@ def run(settings: Settings) -> int:
     signal.signal(signal.SIGINT, supervisor.stop)
     try:
         supervisor.start()
-        say(settings, f"notifier running: API on http://{settings.api_host}:{settings.api_port}/healthz")
+        say(settings, f"notifier running: the page and API on {settings.base_url}/ (health: /readyz)")
         code = supervisor.wait()
     finally:
         supervisor.stop()

@@ -21,13 +21,18 @@ from notifier.settings import Settings
 from notifier.stories import claim, store
 
 log = logging.getLogger(__name__)
+FAILING_MEMORY = 7 * 24 * 3600  # `status` shows URLs that failed within the last week
 INTERRUPTED = "interrupted during send; not resent to avoid a duplicate"
 
 
 def send_deliveries(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
     """Send a batch: settle what is not ours to send, pace, claim, render, send, record."""
     now = time.time()
-    ready = [rec for rec in ledger.get_many(r, delivery_ids) if triage(r, rec, settings, now)]
+    records = ledger.get_many(r, delivery_ids)
+    gone = set(delivery_ids) - {rec.id for rec in records}
+    if gone:  # expired with their story: nothing left to send, so nothing left to wait for
+        r.zrem("deliveries:due", *gone)
+    ready = [rec for rec in records if triage(r, rec, settings, now)]
     if ready:
         send_ready(r, ready, settings)
 
@@ -162,6 +167,7 @@ def outcome(
         if held_key:
             r.srem(held_key, *[d.id for d in records])
         r.hincrby("failing:urls", f"{first.subscriber} {first.target}", 1)
+        r.expire("failing:urls", FAILING_MEMORY)
         metrics.delivered([d.target for d in records], "failed")
         if error.permanent:
             disable_target(r, first, str(error), settings)

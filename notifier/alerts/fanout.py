@@ -90,6 +90,7 @@ def record_matches(r: redis.Redis, story: dict, topics: dict[str, list[str]], tt
     pipe = r.pipeline(transaction=True)
     if topics:
         pipe.sadd(f"feed:{story['feed']}:topics", *topics)
+        pipe.expire(f"feed:{story['feed']}:topics", ttl)
         pipe.hset(f"story:{story_id}:matches", mapping={t: ", ".join(terms) for t, terms in topics.items()})
         pipe.expire(f"story:{story_id}:matches", ttl)
     pipe.zrem("stories:pending", story_id)

@@ -33,7 +33,9 @@ for i = 5, #ARGV, 6 do
     if held_until ~= '' then
       redis.call('HSET', key, 'next_at', held_until)
       redis.call('ZADD', 'deliveries:due', held_until, id)
-      redis.call('SADD', 'held:' .. ARGV[i + 2] .. ':' .. ARGV[i + 3], id)
+      local held = 'held:' .. ARGV[i + 2] .. ':' .. ARGV[i + 3]
+      redis.call('SADD', held, id)
+      redis.call('EXPIRE', held, ttl)  -- gone with the deliveries it lists
     else
       table.insert(due, due_at)
       table.insert(due, id)

@@ -20,9 +20,12 @@ import redis
 from notifier.models import url_hash
 from notifier.settings import Settings
 
-SECRET_KEY, TOKENS_KEY = "secret:unsubscribe", "unsubscribe:tokens"
-MANAGE_KEY = "manage:tokens"
+SECRET_KEY = "secret:unsubscribe"
+UNSUBSCRIBE, MANAGE = "token:unsubscribe:", "token:manage:"  # + token: what it was issued for
 TOKEN_SHAPE = re.compile(r"[0-9a-f]{32}")
+# An unsubscribe link in an old e-mail must keep working for a long while; each alert that
+# carries a token renews it, so only tokens of readers we stopped writing to ever go.
+TOKEN_TTL = 400 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,10 @@ def links_many(
         )
     if tokens:
         pipe = r.pipeline(transaction=False)
-        pipe.hset(TOKENS_KEY, mapping=tokens)
-        pipe.hset(MANAGE_KEY, mapping=manage)
+        for token, entry in tokens.items():
+            pipe.set(UNSUBSCRIBE + token, entry, ex=TOKEN_TTL)
+        for page, subscriber in manage.items():
+            pipe.set(MANAGE + page, subscriber, ex=TOKEN_TTL)
         pipe.execute()
     return links
 
@@ -56,13 +61,13 @@ def links_many(
 def manage_token(r: redis.Redis, subscriber: str) -> str:
     """The token of a subscriber's own page (the same in every alert); recorded for `resolve_manage`."""
     token = _hmac(_secret(r), "manage", subscriber)
-    r.hset(MANAGE_KEY, token, subscriber)
+    r.set(MANAGE + token, subscriber, ex=TOKEN_TTL)
     return token
 
 
 def resolve_manage(r: redis.Redis, token: str) -> str | None:
     """The subscriber a manage token was issued to; None for anything we did not issue."""
-    subscriber = r.hget(MANAGE_KEY, token) if TOKEN_SHAPE.fullmatch(token) else None
+    subscriber = r.get(MANAGE + token) if TOKEN_SHAPE.fullmatch(token) else None
     if subscriber is None:
         return None
     return subscriber if hmac.compare_digest(_hmac(_secret(r), "manage", subscriber), token) else None
@@ -70,7 +75,7 @@ def resolve_manage(r: redis.Redis, token: str) -> str | None:
 
 def resolve_unsubscribe(r: redis.Redis, token: str) -> tuple[str, str] | None:
     """(subscriber, url_hash) for a token we issued; None for anything else."""
-    raw = r.hget(TOKENS_KEY, token) if TOKEN_SHAPE.fullmatch(token) else None
+    raw = r.get(UNSUBSCRIBE + token) if TOKEN_SHAPE.fullmatch(token) else None
     if raw is None:
         return None
     entry = json.loads(raw)

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from notifier.api import schemas
 from notifier.api.auth import require_operator
 from notifier.api.deps import get_redis
+from notifier.feeds import removal
 from notifier.settings import get_settings
 from notifier.stories import catalog, store
 from notifier.stories.views import feed_json, topic_json
@@ -39,7 +40,7 @@ def get_feed(feed_id: str):
 def remove_feed(feed_id: str) -> Response:
     """Stop watching a feed and forget it (stories already seen stay seen)."""
     r = get_redis()
-    store.remove_feed(r, store.get_feed(r, feed_id))
+    removal.remove_feed(r, store.get_feed(r, feed_id), get_settings())
     return Response(status_code=204)
 
 

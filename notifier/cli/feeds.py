@@ -10,6 +10,7 @@ import typer
 
 from notifier.cli import output
 from notifier.cli.common import JsonFlag, UsageError, new_group, redis, refusals_as_usage_errors
+from notifier.feeds import removal
 from notifier.settings import get_settings
 from notifier.stories import catalog, store
 
@@ -48,7 +49,7 @@ def feed_remove(id_or_url: FeedRef) -> None:
     """Stop watching a feed and forget it (stories already seen stay seen)."""
     r = redis()
     feed = feed_or_refuse(r, id_or_url)
-    store.remove_feed(r, feed)
+    removal.remove_feed(r, feed, get_settings())
     output.say(f"removed feed {feed.id}:", feed.name)
 
 

@@ -105,7 +105,7 @@ def remove_feed(r: redis.Redis, feed: Feed) -> None:
     pipe.srem("feeds", feed.id)
     pipe.hdel("feeds:byurl", feed.url)
     pipe.zrem("feeds:due", feed.id)
-    pipe.delete(f"feed:{feed.id}:stories")
+    pipe.delete(f"feed:{feed.id}:stories", f"feed:{feed.id}:topics")
     pipe.execute()
 
 

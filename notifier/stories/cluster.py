@@ -181,3 +181,57 @@ def _batch_frequencies(docs: list[Doc]) -> dict[int, Counter]:
 
 def _day(t: float) -> int:
     return int(t // DAY)
+
+
+# --- reading clusters back: what `story list` and `story show` print -----------------------------
+
+
+@dataclass(frozen=True)
+class View:
+    """A story's cluster: its members oldest first, and how strongly it is breaking."""
+
+    id: str
+    start: float
+    baseline: bool  # it holds a story that was in a feed when we started watching it
+    members: tuple[Doc, ...]
+    outlets: int  # distinct feeds carrying it
+    within_10: int  # outlets whose first story of it came within 10 minutes of the first outlet's
+    within_30: int
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+
+def of_stories(r: redis.Redis, story_ids: list[str]) -> dict[str, tuple[str, int]]:
+    """story id -> (cluster id, cluster size); a story never placed is a cluster of its own."""
+    records = r.mget([f"cl:doc:{sid}" for sid in story_ids]) if story_ids else []
+    clusters = {sid: raw.split("\t")[1] for sid, raw in zip(story_ids, records, strict=True) if raw}
+    pipe = r.pipeline(transaction=False)
+    for cid in clusters.values():
+        pipe.zcard(f"cl:m:{cid}")
+    sizes = dict(zip(clusters.values(), pipe.execute(), strict=True))
+    return {sid: (clusters.get(sid, sid), max(1, sizes.get(clusters.get(sid), 1))) for sid in story_ids}
+
+
+def of_story(r: redis.Redis, story_id: str) -> View | None:
+    """The cluster of a story, or None if the story was never placed (or its window has passed)."""
+    raw = r.get(f"cl:doc:{story_id}")
+    if raw is None:
+        return None
+    cid = decode(story_id, raw).cluster
+    pipe = r.pipeline(transaction=False)
+    pipe.hgetall(f"cl:c:{cid}")
+    pipe.zrange(f"cl:m:{cid}", 0, -1)
+    pipe.hgetall(f"cl:o:{cid}")
+    info, ids, outlets = pipe.execute()
+    records = r.mget([f"cl:doc:{sid}" for sid in ids]) if ids else []
+    members = tuple(decode(sid, rec) for sid, rec in zip(ids, records, strict=True) if rec)
+    arrivals = sorted(float(t) for t in outlets.values())
+    start = float(info.get("start") or (members[0].start if members else 0.0))
+    return View(cid, start, info.get("baseline") == "1", members, len(arrivals), *_waves(arrivals))
+
+
+def _waves(arrivals: list[float]) -> tuple[int, int]:
+    first = arrivals[0] if arrivals else 0.0
+    return sum(t - first <= 600 for t in arrivals), sum(t - first <= 1800 for t in arrivals)

@@ -9,7 +9,8 @@ and "Ukrainian", are one term in any language that inflects at the end of a word
 
 Weights come from how rare a term is among the stories published around the same time (inverse
 document frequency over the window's days): a name, a place or a number few stories carry counts
-far more than "says" or "the", in any language, with no stop list. Title terms count twice. Two
+far more than "says" or "the", in any language, with no stop list. Title terms count twice, very
+short words a third. Two
 stories are as alike as the cosine of their weighted terms.
 """
 
@@ -25,6 +26,10 @@ from notifier.stories.match import split_words
 SUMMARY_CHARS = 150  # the lede: past it, summaries drift into background that other events share
 PREFIX = 5  # letters kept of each word (tuned on the published clusters, see docs/clustering.md)
 TITLE_WEIGHT = 2.0
+# Words of three letters or fewer are mostly grammar in any alphabet (in, and, на, في, של): they
+# count less even before the window has shown how common they are. Digits and characters of
+# scripts without spaces are not words in that sense.
+SHORT, SHORT_WEIGHT = 3, 0.3
 # Until the window holds this many stories, count it as holding them: with three stories seen, a
 # term two of them share would otherwise weigh as little as "the" (no effect on the corpus figures).
 PRIOR_STORIES = 100
@@ -42,7 +47,8 @@ class Terms:
         return self.title + self.body
 
     def factor(self, term: str) -> float:
-        return TITLE_WEIGHT if term in self.title else 1.0
+        short = len(term) <= SHORT and term.isalpha() and not _unspaced(term[0])
+        return (TITLE_WEIGHT if term in self.title else 1.0) * (SHORT_WEIGHT if short else 1.0)
 
 
 def terms_of(title: str, summary: str) -> Terms:

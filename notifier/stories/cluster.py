@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 
 THRESHOLD = 0.25  # tuned on the published clusters only (docs/clustering.md)
 EVENT_SPAN = 24 * 3600
+MIN_SHARED = 3  # terms in common, short words not counted
 QUERY_TERMS = 8  # a story is indexed under, and looks for others by, its strongest terms
 DAY = 86400
 ATTEMPTS = 3
-MAX_QUERY = 40
+MAX_QUERY = 20
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,8 @@ def _join(doc: Doc, others: list[Doc], frequencies: Counter, documents: int) -> 
         if abs(doc.t - other.start) > EVENT_SPAN:
             continue
         other_vec = terms.vector(other.terms, frequencies, documents)
+        if terms.words_shared(vec, other_vec) < MIN_SHARED:
+            continue  # two words in common ("Israel", "ambassador") make a topic, not an event
         score = terms.likeness(vec, other_vec)
         if score > best_score or (score == best_score and best is not None and other.id < best.id):
             best, best_score, best_vec = other, score, other_vec

@@ -24,8 +24,8 @@ import hashlib
 import redis
 
 POSTINGS_MAX = 1000
-PER_TERM = 200  # newest stories read per term; a term busier than this is not what finds an event
-CANDIDATES_MAX = 64  # per story, those sharing the most strong terms first
+PER_TERM = 20  # newest stories read per term; a term busier than this is not what finds an event
+CANDIDATES_MAX = 16  # per story, those sharing the most strong terms first
 
 # Shared by both scripts: the candidates of one story, and a digest of what they were drawn from.
 _CANDIDATES = """
@@ -42,7 +42,6 @@ local function candidates(sid, t, window, per_term, first, count)
       end
     end
   end
-  table.sort(all)
   local seen = {}
   for n, id in ipairs(order) do seen[id] = n end
   table.sort(order, function(a, b)

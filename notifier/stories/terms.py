@@ -47,14 +47,17 @@ class Terms:
         return self.title + self.body
 
     def factor(self, term: str) -> float:
-        short = len(term) <= SHORT and term.isalpha() and not _unspaced(term[0])
-        return (TITLE_WEIGHT if term in self.title else 1.0) * (SHORT_WEIGHT if short else 1.0)
+        return (TITLE_WEIGHT if term in self.title else 1.0) * (SHORT_WEIGHT if _short(term) else 1.0)
 
 
 def terms_of(title: str, summary: str) -> Terms:
     heading = _unique(_terms(title))
     seen = set(heading)
     return Terms(heading, _unique(t for t in _terms(summary[:SUMMARY_CHARS]) if t not in seen))
+
+
+def _short(term: str) -> bool:
+    return len(term) <= SHORT and term.isalpha() and not _unspaced(term[0])
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:
@@ -113,6 +116,11 @@ def vector(terms: Terms, frequencies: Mapping[str, int], documents: int) -> dict
 def likeness(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     return sum(w * large[t] for t, w in small.items() if t in large)
+
+
+def words_shared(a: Mapping[str, float], b: Mapping[str, float]) -> int:
+    """How many terms two stories have in common, very short words not counted."""
+    return sum(1 for t in a if t in b and not _short(t))
 
 
 def shared(a: Mapping[str, float], b: Mapping[str, float], most: int = 6) -> list[str]:

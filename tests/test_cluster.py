@@ -175,7 +175,7 @@ def test_the_corpus_keeps_its_close_neighbours_apart_and_beats_the_published_bas
     found, _, _ = corpus_clusters.run_intake(r, feeds, "replay")
     owner = corpus_clusters.owners(r, feeds)
     result = corpus_clusters.judge(feeds, found, owner)
-    assert result["precision"] >= 0.95 and result["recall"] >= 0.75  # baseline: P 0.94 at R 0.75
+    assert result["precision"] >= 0.95 and result["recall"] >= 0.80  # baseline: P 0.94 at R 0.75
 
     def cluster_of(file: str, index: int) -> str:
         sid = feeds[file][index].id

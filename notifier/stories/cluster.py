@@ -17,6 +17,7 @@ Every story of a poll is placed, baseline ones too, in one lookup and one write 
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ import redis
 
 from notifier.models import Story
 from notifier.stories import cluster_index, terms
+from notifier.stories.cluster_index import Doc, decode
 
 log = logging.getLogger(__name__)
 
@@ -34,44 +36,6 @@ QUERY_TERMS = 8  # a story is indexed under, and looks for others by, its strong
 DAY = 86400
 ATTEMPTS = 3
 MAX_QUERY = 20
-
-
-@dataclass(frozen=True)
-class Doc:
-    """One placed story as the index keeps it."""
-
-    id: str
-    t: float  # event time
-    cluster: str
-    start: float  # event time of the cluster's first story
-    feed: str
-    terms: terms.Terms
-    joined: str = ""  # the story it was found alike to ("" for a cluster's first)
-    score: float = 0.0
-    why: tuple[str, ...] = ()  # the terms that made it alike
-    seen: float = 0.0  # when we first saw it
-
-    def record(self) -> str:
-        fields = [int(self.t), self.cluster, int(self.start), self.feed, " ".join(self.terms.title)]
-        fields += [" ".join(self.terms.body), self.joined, f"{self.score:.3f}", " ".join(self.why)]
-        return "\t".join(map(str, [*fields, int(self.seen)]))
-
-
-def decode(story_id: str, record: str) -> Doc:
-    t, cid, start, feed, title, body, joined, score, why, seen = record.split("\t")
-    words = terms.Terms(tuple(title.split()), tuple(body.split()))
-    return Doc(
-        story_id,
-        float(t),
-        cid,
-        float(start),
-        feed,
-        words,
-        joined,
-        float(score),
-        tuple(why.split()),
-        float(seen),
-    )
 
 
 def event_time(story: Story, now: float) -> float:
@@ -151,25 +115,44 @@ def _decide(r: redis.Redis, fresh: list[Doc], window: int, baseline: bool) -> tu
 
 
 def _join(doc: Doc, others: list[Doc], frequencies: Counter, documents: int) -> tuple[Doc, dict]:
-    """doc in the cluster of the most alike eligible story, or alone; and doc's weighted terms."""
+    """doc in the cluster of the most alike eligible story, else of the most alike cluster taken
+    as a whole (its members' terms summed), or alone; and doc's weighted terms."""
     vec = terms.vector(doc.terms, frequencies, documents)
-    best, best_score, best_vec = None, 0.0, {}
-    for other in others:
-        if abs(doc.t - other.start) > EVENT_SPAN:
-            continue
-        other_vec = terms.vector(other.terms, frequencies, documents)
-        if terms.words_shared(vec, other_vec) < MIN_SHARED:
-            continue  # two words in common ("Israel", "ambassador") make a topic, not an event
-        score = terms.likeness(vec, other_vec)
-        if score > best_score or (score == best_score and best is not None and other.id < best.id):
-            best, best_score, best_vec = other, score, other_vec
-    if best is None or best_score < THRESHOLD:
-        return doc, vec
-    why = tuple(terms.shared(vec, best_vec))
-    joined = Doc(
-        doc.id, doc.t, best.cluster, best.start, doc.feed, doc.terms, best.id, best_score, why, doc.seen
-    )
+    eligible = [o for o in others if abs(doc.t - o.start) <= EVENT_SPAN]
+    vectors = {o.id: terms.vector(o.terms, frequencies, documents) for o in eligible}
+    scored = [(_alike(vec, vectors[o.id]), o) for o in eligible]
+    score, best = max(scored, key=lambda pair: (pair[0], pair[1].id), default=(0.0, None))
+    if best is None or score < THRESHOLD:
+        # a story can be about the event without being close to any one report of it: "Progress
+        # but not compromise as U.S.-Iran talks end" against six reports of the Geneva talks
+        score, best = _most_alike_cluster(vec, eligible, vectors)
+        if best is None or score < THRESHOLD:
+            return doc, vec
+    why = tuple(terms.shared(vec, vectors[best.id]))
+    joined = Doc(doc.id, doc.t, best.cluster, best.start, doc.feed, doc.terms, best.id, score, why, doc.seen)
     return joined, vec
+
+
+def _alike(a: dict, b: dict) -> float:
+    # two words in common ("Israel", "ambassador") make a topic, not an event
+    return terms.likeness(a, b) if terms.words_shared(a, b) >= MIN_SHARED else 0.0
+
+
+def _most_alike_cluster(vec: dict, members: list[Doc], vectors: dict) -> tuple[float, Doc | None]:
+    """The best likeness to a cluster's summed member terms, and that cluster's closest member."""
+    sums: dict[str, Counter] = {}
+    for member in members:
+        sums.setdefault(member.cluster, Counter()).update(vectors[member.id])
+    best = (0.0, None)
+    for cid, summed in sorted(sums.items()):
+        norm = math.sqrt(sum(w * w for w in summed.values())) or 1.0
+        score = _alike(vec, {t: w / norm for t, w in summed.items()})
+        if score > best[0]:
+            closest = max(
+                (m for m in members if m.cluster == cid), key=lambda m: terms.likeness(vec, vectors[m.id])
+            )
+            best = (score, closest)
+    return best
 
 
 def _batch_frequencies(docs: list[Doc]) -> dict[int, Counter]:

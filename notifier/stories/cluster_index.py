@@ -19,9 +19,11 @@ both start a cluster. A changed list is a conflict, and the caller looks up agai
 
 from __future__ import annotations
 
-import hashlib
+from dataclasses import dataclass
 
 import redis
+
+from notifier.stories import terms
 
 POSTINGS_MAX = 1000
 PER_TERM = 20  # newest stories read per term; a term busier than this is not what finds an event
@@ -161,12 +163,50 @@ return placed
 )
 
 
+@dataclass(frozen=True)
+class Doc:
+    """One placed story as the index keeps it."""
+
+    id: str
+    t: float  # event time
+    cluster: str
+    start: float  # event time of the cluster's first story
+    feed: str
+    terms: terms.Terms
+    joined: str = ""  # the story it was found alike to ("" for a cluster's first)
+    score: float = 0.0
+    why: tuple[str, ...] = ()  # the terms that made it alike
+    seen: float = 0.0  # when we first saw it
+
+    def record(self) -> str:
+        fields = [int(self.t), self.cluster, int(self.start), self.feed, " ".join(self.terms.title)]
+        fields += [" ".join(self.terms.body), self.joined, f"{self.score:.3f}", " ".join(self.why)]
+        return "\t".join(map(str, [*fields, int(self.seen)]))
+
+
+def decode(story_id: str, record: str) -> Doc:
+    t, cid, start, feed, title, body, joined, score, why, seen = record.split("\t")
+    words = terms.Terms(tuple(title.split()), tuple(body.split()))
+    return Doc(
+        story_id,
+        float(t),
+        cid,
+        float(start),
+        feed,
+        words,
+        joined,
+        float(score),
+        tuple(why.split()),
+        float(seen),
+    )
+
+
 def lookup(r: redis.Redis, queries: list[tuple], window: int) -> tuple[list, dict[str, str]]:
     """queries: (story id, event time, day, query terms, terms) per story. Returns each story's
     (state, candidate ids, terms, their frequencies, stories counted, digest) and the records."""
     args: list = [window, PER_TERM, CANDIDATES_MAX]
-    for sid, t, day, query, terms in queries:
-        args += [sid, int(t), day, len(query), *query, len(terms), *terms]
+    for sid, t, day, query, words in queries:
+        args += [sid, int(t), day, len(query), *query, len(words), *words]
     answers, listed = r.register_script(LOOKUP_LUA)(args=args)
     return answers, dict(zip(listed[::2], listed[1::2], strict=True))
 
@@ -175,12 +215,8 @@ def commit(r: redis.Redis, writes: list[tuple], *, now: float, ttl: int, window:
     """writes: (story, event time, day, cluster, start, feed, record, baseline, digest, query terms,
     posting terms, terms). The ids placed, or None on a conflict (nothing was written)."""
     args: list = [int(now), ttl, window, PER_TERM, POSTINGS_MAX]
-    for sid, t, day, cid, start, feed, record, baseline, digest, query, posts, terms in writes:
+    for sid, t, day, cid, start, feed, record, baseline, digest, query, posts, words in writes:
         args += [sid, int(t), day, cid, int(start), feed, record, int(baseline), digest]
-        args += [len(query), *query, len(posts), *posts, len(terms), *terms]
+        args += [len(query), *query, len(posts), *posts, len(words), *words]
     placed = r.register_script(COMMIT_LUA)(args=args)
     return None if placed == "conflict" else list(placed)
-
-
-def digest_of(ids: list[str]) -> str:
-    return hashlib.sha1(",".join(sorted(ids)).encode()).hexdigest()

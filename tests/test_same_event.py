@@ -11,7 +11,7 @@ from notifier.feeds.intake import claim_parsed
 from notifier.feeds.parse import parse_feed
 from notifier.models import Subscriber, Topic
 from notifier.settings import get_settings
-from notifier.stories import cluster, store
+from notifier.stories import cluster, events, store
 from tests.feeds import Item, rss
 from tests.sinks import HttpSink, SmtpSink
 
@@ -105,6 +105,8 @@ def test_two_outlets_with_one_event_under_different_headlines_alert_each_subscri
     view = cluster.of_story(r, second)
     assert view.id == first and view.size == 2 and view.outlets == 2
     assert cluster.of_stories(r, [first, second]) == {first: (first, 2), second: (first, 2)}
+    assert view.members[1].joined == first and view.members[1].score >= cluster.THRESHOLD
+    assert events.notes(r, second) == {"same_event": first, "repeats": "3"}  # ann's URL and bea's two
 
 
 def test_a_substantive_update_reaches_only_the_subscriber_who_chose_updates_threaded(world, r):
@@ -142,7 +144,9 @@ def test_a_story_in_a_feed_when_we_started_stops_another_outlets_copy_from_alert
     [copy] = outlets.publish("bbc", GENEVA_AGAIN)
     run_ticks(r)
     assert hooks.requests == []
-    assert cluster.of_story(r, copy).baseline
+    view = cluster.of_story(r, copy)
+    assert view.baseline and [m.baseline for m in view.members] == [True, False]
+    assert events.notes(r, copy) == {"same_event": "baseline", "repeats": "1"}
 
 
 def test_a_min_sources_topic_fires_only_when_the_second_outlet_carries_the_event(env, r, sinks):

@@ -16,6 +16,7 @@ Every story of a poll is placed, baseline ones too, in one lookup and one write 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import Counter
@@ -58,6 +59,7 @@ def place(
                 feed_id,
                 terms.terms_of(s.title, s.summary),
                 seen=now,
+                baseline=baseline,
             )
             for s in unique.values()
         ),
@@ -129,7 +131,9 @@ def _join(doc: Doc, others: list[Doc], frequencies: Counter, documents: int) -> 
         if best is None or score < THRESHOLD:
             return doc, vec
     why = tuple(terms.shared(vec, vectors[best.id]))
-    joined = Doc(doc.id, doc.t, best.cluster, best.start, doc.feed, doc.terms, best.id, score, why, doc.seen)
+    joined = dataclasses.replace(
+        doc, cluster=best.cluster, start=best.start, joined=best.id, score=score, why=why
+    )
     return joined, vec
 
 

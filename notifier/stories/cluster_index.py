@@ -177,28 +177,19 @@ class Doc:
     score: float = 0.0
     why: tuple[str, ...] = ()  # the terms that made it alike
     seen: float = 0.0  # when we first saw it
+    baseline: bool = False  # in its feed when we started watching it: never alerted
 
     def record(self) -> str:
         fields = [int(self.t), self.cluster, int(self.start), self.feed, " ".join(self.terms.title)]
         fields += [" ".join(self.terms.body), self.joined, f"{self.score:.3f}", " ".join(self.why)]
-        return "\t".join(map(str, [*fields, int(self.seen)]))
+        return "\t".join(map(str, [*fields, int(self.seen), int(self.baseline)]))
 
 
 def decode(story_id: str, record: str) -> Doc:
-    t, cid, start, feed, title, body, joined, score, why, seen = record.split("\t")
+    t, cid, start, feed, title, body, joined, score, why, seen, baseline = record.split("\t")
     words = terms.Terms(tuple(title.split()), tuple(body.split()))
-    return Doc(
-        story_id,
-        float(t),
-        cid,
-        float(start),
-        feed,
-        words,
-        joined,
-        float(score),
-        tuple(why.split()),
-        float(seen),
-    )
+    found = (joined, float(score), tuple(why.split()), float(seen), baseline == "1")
+    return Doc(story_id, float(t), cid, float(start), feed, words, *found)
 
 
 def lookup(r: redis.Redis, queries: list[tuple], window: int) -> tuple[list, dict[str, str]]:

@@ -49,5 +49,5 @@ def place_in_clusters(r: redis.Redis, feed, stories, settings: Settings) -> None
             window=settings.cluster_window,
             baseline=not feed.baseline_done,
         )
-    except redis.RedisError:
+    except Exception:  # noqa: BLE001 - the stories are claimed already: alone, they are still alerted
         log.exception("feed %s: could not place its stories in same-event clusters", feed.id)

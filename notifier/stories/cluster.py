@@ -4,9 +4,10 @@ starts one of its own.
 A story's event time is its published time when it has one (parse refuses dates far in the
 future), else when we first saw it, so an item from 2017 never joins an event of 2026. Among the
 stories within the window of that time, its candidates are those sharing its strongest terms
-(cluster_index); it joins the most alike one (terms.likeness) if the likeness reaches THRESHOLD
-and that story's cluster started at most EVENT_SPAN before or after it. The span is what keeps a
-follow-up apart from the event it follows ("Kremlin rejects claim it poisoned Navalny" two days
+(cluster_index); it joins the most alike one (terms.likeness) if the likeness reaches THRESHOLD,
+they share MIN_SHARED terms and that story's cluster started at most EVENT_SPAN before or after
+it; failing that, the cluster whose candidate members' terms, summed, are that alike. The span
+keeps a follow-up apart from the event it follows ("Kremlin rejects claim it poisoned Navalny" two days
 after "Navalny poisoned with dart-frog toxin, European governments say"): a wave of reports of one
 event comes within a day; later stories with the same words are reactions, and start their own.
 A story never moves, and clusters never merge: a cluster id given in an alert stays true.
@@ -31,12 +32,12 @@ from notifier.stories.cluster_index import Doc, decode
 log = logging.getLogger(__name__)
 
 THRESHOLD = 0.25  # tuned on the published clusters only (docs/clustering.md)
-EVENT_SPAN = 24 * 3600
+EVENT_SPAN = 24 * 3600  # a story joins only clusters that started within a day of it
 MIN_SHARED = 3  # terms in common, short words not counted
 QUERY_TERMS = 8  # a story is indexed under, and looks for others by, its strongest terms
 DAY = 86400
-ATTEMPTS = 3
-MAX_QUERY = 20
+ATTEMPTS = 3  # placements decided again after a race with another worker
+MAX_QUERY = 20  # terms a story looks others up by: its title's, then its summary's
 
 
 def event_time(story: Story, now: float) -> float:

@@ -6,7 +6,7 @@ import importlib
 import json
 import sys
 
-NAMES = ["latency", "polling", "delivery"]
+NAMES = ["latency", "polling", "delivery", "clustering"]
 
 
 def main(names: list[str]) -> None:

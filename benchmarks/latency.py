@@ -16,6 +16,18 @@ from tests.service import wait_until
 from tests.sinks import SmtpSink
 
 ROUNDS = 10
+HEADLINES = [
+    "earthquake of magnitude 6 strikes off the northern coast",
+    "central bank raises interest rates by half a point",
+    "river floods force thousands from their homes upstream",
+    "striking rail workers halt trains across the country",
+    "parliament votes down the proposed pension reform",
+    "wildfire near the airport closes both runways",
+    "chemical plant explosion injures dozens of workers",
+    "football federation suspends its president over bribes",
+    "satellite launch fails minutes after liftoff",
+    "power cut leaves millions without electricity overnight",
+]
 
 
 def run() -> dict:
@@ -30,10 +42,9 @@ def run() -> dict:
         wait_until(lambda: svc.cli_json("feed", "list")[0]["last_success"], timeout=30)
         latencies = []
         for n in range(ROUNDS):
-            items.insert(
-                0,
-                Item(f"Breaking story number {n} shakes the capital", f"https://n.example/{n}", guid=f"b{n}"),
-            )
+            # ten different events: ten copies of one headline would be one event, alerted once
+            title = f"Breaking: {HEADLINES[n % len(HEADLINES)]}"
+            items.insert(0, Item(title, f"https://n.example/{n}", guid=f"b{n}"))
             published = time.monotonic()
             feeds.set("/f.xml", rss(items))
             wait_until(lambda n=n: len(smtp.messages) > n, timeout=30, interval=0.01)

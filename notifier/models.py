@@ -78,6 +78,7 @@ class Topic:
     name: str
     expr: str
     urgent: bool = False
+    min_sources: int = 1  # alert only once this many outlets carry the event (trading speed for confidence)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Subscriber:
     digest_at: str = "08:00"  # when a daily digest goes out, local time
     urgent_passes: bool = False  # urgent topics break through quiet hours and digests
     disabled: tuple[str, ...] = ()  # url hashes that failed permanently
+    updates: bool = False  # hear substantive updates of an event already alerted, threaded where possible
 
     def active_urls(self) -> tuple[str, ...]:
         return tuple(u for u in self.urls if url_hash(u) not in self.disabled)

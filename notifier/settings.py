@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # De-duplication memory.
     story_ttl: int = Field(default=30 * 24 * 3600, ge=60)
     title_ttl: int = Field(default=48 * 3600, ge=60)
+    # Same-event clusters: stories published this far apart can be one event; their index expires with it.
+    cluster_window: int = Field(default=48 * 3600, ge=3600)
     # Delivery.
     delivery_max_attempts: int = Field(default=6, ge=1)
     delivery_max_age: int = Field(default=6 * 3600, ge=60)

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import redis
 
-from notifier.alerts import ledger
+from notifier.alerts import ledger, same_event
 from notifier.models import Subscriber, Topic
 from notifier.settings import Settings
 from notifier.stories import claim, match, quiet, store
@@ -72,7 +72,9 @@ def create_deliveries(r: redis.Redis, story_ids: list[str], settings: Settings) 
             r.zrem("stories:pending", story_id)
             continue
         matched = matching_topics(topics, story)
-        rows = rows_for(r, story_id, sorted(matched), urgent.intersection(matched), time.time())
+        event, ready = same_event.ready_topics(r, story, matched, topics, settings.cluster_window)
+        rows = rows_for(r, story_id, sorted(ready), urgent.intersection(ready), time.time())
+        rows = same_event.admit(r, story, event, rows, settings.cluster_window)
         for start in range(0, len(rows), CREATE_CHUNK):
             created += ledger.create(
                 r,

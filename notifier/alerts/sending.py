@@ -15,11 +15,12 @@ from notifier.alerts.channels import httpwatch, pooled, webpush
 from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
 from notifier.alerts.links import links_many
+from notifier.alerts.mail_threads import threaded
 from notifier.alerts.render import Rendered, render_for
 from notifier.core import metrics
 from notifier.models import Delivery
 from notifier.settings import Settings
-from notifier.stories import claim, store
+from notifier.stories import claim, events, store
 
 
 def for_apprise(url: str) -> str:
@@ -39,11 +40,13 @@ def render_batch(
     pairs = [(rec.subscriber, for_apprise(urls[rec.id])) for rec in records if rec.subscriber in subscribers]
     links = links_many(r, settings, pairs)
     rendered = {}
+    parents = events.parents_of(r, [(rec.story, rec.id) for rec in records])
     for rec in records:
         story, clean = stories.get(rec.story), for_apprise(urls[rec.id])
         if story is not None:
             chosen = [t for t in topics if t.name in matched.get(rec.story, ())]
-            rendered[rec.id] = render_for(clean, story, chosen, settings, links.get((rec.subscriber, clean)))
+            one = render_for(clean, story, chosen, settings, links.get((rec.subscriber, clean)))
+            rendered[rec.id] = threaded(one, clean, rec.id, parents.get(rec.id))
     return rendered, stories
 
 

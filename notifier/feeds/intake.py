@@ -9,7 +9,7 @@ import redis
 
 from notifier.feeds.parse import parse_feed
 from notifier.settings import Settings
-from notifier.stories import claim, store
+from notifier.stories import claim, cluster, store
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,23 @@ def claim_parsed(r: redis.Redis, feed, parsed, settings: Settings, pending_at: f
         pending_at=pending_at,
         baseline=not feed.baseline_done,
     )
+    place_in_clusters(r, feed, parsed.stories, settings)
     if not feed.baseline_done:
         store.update_feed(r, feed.id, baseline_done=True)
         log.info("feed %s: baseline of %d stories recorded, none alerted", feed.id, len(parsed.stories))
     return new
+
+
+def place_in_clusters(r: redis.Redis, feed, stories, settings: Settings) -> None:
+    """Same-event clusters, baseline stories too; a failure here costs clustering, never the poll."""
+    try:
+        cluster.place(
+            r,
+            feed.id,
+            stories,
+            now=time.time(),
+            window=settings.cluster_window,
+            baseline=not feed.baseline_done,
+        )
+    except Exception:  # noqa: BLE001 - the stories are claimed already: alone, they are still alerted
+        log.exception("feed %s: could not place its stories in same-event clusters", feed.id)

@@ -20,7 +20,12 @@ from notifier.stories.store.feeds import NotFound
 
 
 def add_topic(r: redis.Redis, topic: Topic) -> None:
-    r.hset("topics", topic.name, json.dumps({"expr": topic.expr, "urgent": topic.urgent}))
+    r.hset("topics", topic.name, _topic_record(topic))
+
+
+def _topic_record(topic: Topic) -> str:
+    record = {"expr": topic.expr, "urgent": topic.urgent}
+    return json.dumps(record | ({"min_sources": topic.min_sources} if topic.min_sources > 1 else {}))
 
 
 def list_topics(r: redis.Redis) -> list[Topic]:
@@ -33,7 +38,7 @@ def topic_exists(r: redis.Redis, name: str) -> bool:
 
 def create_topic(r: redis.Redis, topic: Topic) -> bool:
     """Add a topic unless one of that name exists (then change nothing and return False)."""
-    return bool(r.hsetnx("topics", topic.name, json.dumps({"expr": topic.expr, "urgent": topic.urgent})))
+    return bool(r.hsetnx("topics", topic.name, _topic_record(topic)))
 
 
 # KEYS: topics hash, the topic's subscriber set, its target index. ARGV: the name.

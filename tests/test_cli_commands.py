@@ -82,7 +82,7 @@ def test_topic_add_replace_and_remove(cli, r):
     )
     ok(cli("topic", "add", "storms", "--match", "storm OR flood", "--replace"))
     assert json.loads(ok(cli("topic", "list", "--json"))) == [
-        {"name": "storms", "match": "storm OR flood", "urgent": False}
+        {"name": "storms", "match": "storm OR flood", "urgent": False, "min_sources": 1}
     ]
     ok(cli("topic", "remove", "storms"))
     assert store.list_topics(r) == [] and not r.exists("topic:storms:subs", "topic:storms:targets")
@@ -209,3 +209,14 @@ def test_story_show_deliveries_retry_and_status(cli, r):
     assert set(status["queues"]) == {"tick", "poll", "deliver"}
     table = ok(cli("status"))
     assert all(title in table for title in ("feeds", "queues", "deliveries", "waiting", "failing URLs"))
+
+
+def test_topic_min_sources_and_subscriber_updates_are_stored_and_shown(cli, r):
+    ok(cli("topic", "add", "quakes", "--match", "earthquake", "--min-sources", "2"))
+    ok(cli("subscriber", "add", "ann", "--notify", HOOK_A, "--topic", "quakes", "--updates"))
+    assert store.list_topics(r)[0].min_sources == 2 and store.get_subscriber(r, "ann").updates
+    [topic] = json.loads(ok(cli("topic", "list", "--json")))
+    assert topic["min_sources"] == 2
+    [sub] = json.loads(ok(cli("subscriber", "list", "--json")))
+    assert sub["updates"] is True
+    refused(cli("topic", "add", "bad", "--match", "x", "--min-sources", "0"), "--min-sources")

@@ -4,12 +4,14 @@ dashboard all read through these."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import redis
 
 from notifier.alerts import ledger
 from notifier.core.refusals import Refused
 from notifier.models import Delivery
-from notifier.stories import claim, store
+from notifier.stories import claim, cluster, events, store
 from notifier.stories.views import feed_json, story_json
 
 QUEUES = ("tick", "poll", "deliver")  # the Celery queues (workers/app.py); each is a Redis list
@@ -56,9 +58,35 @@ def story_detail(r: redis.Redis, story_id: str) -> dict:
     record = claim.load_story(r, story_id)
     if record is None:
         raise store.NotFound(f"no story with id {story_id}")
+    view = cluster.of_story(r, story_id)
+    size = {"cluster": view.id, "cluster_size": view.size} if view else {}
     return {
-        **story_json(record),
+        **story_json(record | size),
         "sources": sorted(r.smembers(f"story:{story_id}:sources")),
         "matched": r.hgetall(f"story:{story_id}:matches"),
+        "event": event_json(view, story_id) if view else None,
+        "why_silent": events.notes(r, story_id),  # same event as an earlier alert, updates, waiting
         "deliveries": [d.as_json() for d in ledger.of_story(r, story_id)],
     }
+
+
+def event_json(view: cluster.View, story_id: str) -> dict:
+    """The story's same-event cluster: who carries it, how fast, and why this story joined."""
+    me = next((m for m in view.members if m.id == story_id), None)
+    return {
+        "start": iso_ts(view.start),
+        "baseline": view.baseline,
+        "outlets": view.outlets,
+        "outlets_within_10_min": view.within_10,
+        "outlets_within_30_min": view.within_30,
+        "members": [
+            {"id": m.id, "feed": m.feed, "at": iso_ts(m.t), "baseline": m.baseline} for m in view.members
+        ],
+        "joined": {"story": me.joined, "score": round(me.score, 3), "terms": list(me.why)}
+        if me and me.joined
+        else None,
+    }
+
+
+def iso_ts(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -86,7 +86,8 @@ def print_feeds(feeds, as_json: bool) -> None:
 def print_topics(topics, as_json: bool) -> None:
     if as_json:
         return emit_json([topic_json(t) for t in topics])
-    table("topics", ["name", "match", "urgent"], [[t.name, t.expr, t.urgent] for t in topics])
+    rows = [[t.name, t.expr, t.urgent, t.min_sources] for t in topics]
+    table("topics", ["name", "match", "urgent", "min sources"], rows)
 
 
 def print_subscribers(subscribers, as_json: bool) -> None:
@@ -137,7 +138,25 @@ def print_story(detail: dict, as_json: bool) -> None:
     say("feed:", detail["feed_id"], " sources:", ", ".join(detail["sources"]) or "-")
     for topic, terms in detail["matched"].items():
         say(f"matched {topic}:", terms)
+    print_event(detail)
     rows_table("deliveries", DELIVERY_COLUMNS, detail["deliveries"])
+
+
+def print_event(detail: dict) -> None:
+    """The same-event cluster: how many outlets carry it and how fast, and why some heard nothing."""
+    event = detail.get("event")
+    if event:
+        say(
+            "event:",
+            detail["cluster"],
+            f" {detail['cluster_size']} stories from {event['outlets']} outlets",
+            f" ({event['outlets_within_10_min']} within 10 min, {event['outlets_within_30_min']} within 30)",
+        )
+        if event["joined"]:
+            joined = event["joined"]
+            say("joined:", joined["story"], f" score {joined['score']}:", " ".join(joined["terms"]))
+    for reason, value in (detail.get("why_silent") or {}).items():
+        say(f"{reason.replace('_', ' ')}:", value)
 
 
 def print_deliveries(rows, as_json: bool) -> None:

@@ -36,9 +36,13 @@ def subscriber_add(
     digest: Annotated[str | None, typer.Option(help="hourly or daily: one message per period.")] = None,
     digest_at: Annotated[str, typer.Option(help="When a daily digest goes out (local time).")] = "08:00",
     urgent_passes: Annotated[bool, typer.Option(help="Urgent topics skip quiet hours and digests.")] = False,
+    updates: Annotated[
+        bool, typer.Option(help="Also hear substantive updates of an event already alerted (threaded).")
+    ] = False,
 ) -> None:
     """Add a subscriber; an existing NAME is refused (change it with `subscriber update`)."""
     details = dict(quiet=quiet_hours, tz=tz, digest=digest, digest_at=digest_at, urgent_passes=urgent_passes)
+    details["updates"] = updates
     sub = Subscriber(name=name, urls=tuple(notify), topics=tuple(topic), **details)
     with refusals_as_usage_errors("change it with `notifier subscriber update`"):
         describe(subscribers.create(redis(), get_settings(), sub))

@@ -24,11 +24,17 @@ def topic_add(
     ],
     replace: Annotated[bool, typer.Option(help="Change the expression of an existing topic.")] = False,
     urgent: Annotated[bool, typer.Option(help="Its alerts may pass quiet hours and digests.")] = False,
+    min_sources: Annotated[
+        int, typer.Option(min=1, help="Alert only once this many outlets carry the event.")
+    ] = 1,
 ) -> None:
     """Add a topic; an existing NAME is refused unless --replace."""
     with refusals_as_usage_errors("add --replace to change its expression"):
-        topic = catalog.define_topic(redis(), name, match_expr, urgent=urgent, replace=replace)
-    output.say(f"topic {topic.name}: {match_expr}" + (" (urgent)" if urgent else ""))
+        topic = catalog.define_topic(
+            redis(), name, match_expr, urgent=urgent, replace=replace, min_sources=min_sources
+        )
+    extra = (" (urgent)" if urgent else "") + (f" (from {min_sources} outlets)" if min_sources > 1 else "")
+    output.say(f"topic {topic.name}: {match_expr}{extra}")
 
 
 @topic_app.command("list")

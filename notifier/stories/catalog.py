@@ -37,7 +37,9 @@ def watch_feed(
     return feed, not known
 
 
-def define_topic(r: redis.Redis, name: str, expr: str, urgent: bool = False, replace: bool = False) -> Topic:
+def define_topic(
+    r: redis.Redis, name: str, expr: str, urgent: bool = False, replace: bool = False, min_sources: int = 1
+) -> Topic:
     """Add a topic, or change an existing one's expression when `replace`."""
     name = name.strip()
     if not name:
@@ -46,7 +48,9 @@ def define_topic(r: redis.Redis, name: str, expr: str, urgent: bool = False, rep
         match.compile_expression(expr)
     except match.ExpressionError as exc:
         raise Refused(f"invalid expression: {exc}") from None
-    topic = Topic(name=name, expr=expr, urgent=urgent)
+    if min_sources < 1:
+        raise Refused("--min-sources must be 1 or more")
+    topic = Topic(name=name, expr=expr, urgent=urgent, min_sources=min_sources)
     if replace:
         store.add_topic(r, topic)
     elif not store.create_topic(r, topic):

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import redis
 
-from notifier.stories import claim, match, store
+from notifier.stories import claim, cluster, match, store
 from notifier.stories.views import iso_of_timestamp, utc_iso
 
 PAGE = 200  # stories read per round trip while looking for `limit` that pass the filters
@@ -58,7 +58,9 @@ def newest_stories(r: redis.Redis, feed_id: str | None, expr: match.Expr | None,
             if story and wanted(story, expr):
                 found.append(story | {"_newness": published_ts(story.get("published")) or seen})
         offset += page
-    return sorted(found, key=lambda s: (s["_newness"], s["id"]), reverse=True)[:limit]
+    newest = sorted(found, key=lambda s: (s["_newness"], s["id"]), reverse=True)[:limit]
+    clusters = cluster.of_stories(r, [s["id"] for s in newest])
+    return [s | dict(zip(("cluster", "cluster_size"), clusters[s["id"]], strict=True)) for s in newest]
 
 
 def published_ts(text: str | None) -> float | None:

@@ -42,7 +42,7 @@ def feed_json(feed) -> dict:
 
 
 def topic_json(topic) -> dict:
-    return {"name": topic.name, "match": topic.expr, "urgent": topic.urgent}
+    return {"name": topic.name, "match": topic.expr, "urgent": topic.urgent, "min_sources": topic.min_sources}
 
 
 def subscriber_json(s) -> dict:
@@ -55,6 +55,7 @@ def subscriber_json(s) -> dict:
         "tz": s.tz,
         "digest": s.digest,
         "urgent_passes": s.urgent_passes,
+        "updates": s.updates,
     }
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import redis
 
+from notifier.core import metrics
 from notifier.models import Story
 from notifier.stories import cluster_index, terms
 from notifier.stories.cluster_index import Doc, decode
@@ -72,7 +73,11 @@ def place(
             return {}
         done = cluster_index.commit(r, writes, now=now, ttl=window + 3600, window=window)
         if done is not None:
-            return {d.id: d for d in placed if d.id in set(done)}
+            kept = {d.id: d for d in placed if d.id in set(done)}
+            joined = sum(1 for d in kept.values() if d.joined)
+            if joined:
+                metrics.STORIES.inc(joined, outcome="clustered")  # joined an event already seen
+            return kept
         log.debug("cluster placement of feed %s raced another worker; looking again", feed_id)
     log.warning("feed %s: cluster placement kept racing; its stories stay alone", feed_id)
     return {}

@@ -54,6 +54,18 @@ def kept(key: Hashable, make: Callable[[], Any]) -> Any:
     return held
 
 
+def peek(key: Hashable) -> Any:
+    """What is kept under `key`, or None; never makes one (readable from any thread)."""
+    return _state.get("sessions", {}).get(key) if _state.get("pid") == os.getpid() else None
+
+
+def all_kept(kind: str) -> list:
+    """Everything kept under a key whose first part is `kind` (call it on the loop)."""
+    return [
+        held for key, held in _state.get("sessions", {}).items() if isinstance(key, tuple) and key[0] == kind
+    ]
+
+
 def _session_of(held):
     return held[0] if isinstance(held, tuple) else held
 
@@ -71,3 +83,8 @@ def _close() -> None:
             asyncio.run_coroutine_threadsafe(_close_sessions(), _state["loop"]).result(timeout=2)
         except Exception:  # noqa: BLE001 - at exit, a session that will not close is not worth a traceback
             pass
+
+
+def call_soon(callback: Callable, *args) -> None:
+    """Run callback(*args) on the process's loop, soon; from any thread, without waiting."""
+    event_loop().call_soon_threadsafe(callback, *args)

@@ -46,6 +46,11 @@ def send(message: Message, allow_private: bool, policy, timeout: float) -> Deliv
     return None
 
 
+def server_of(plugin, allow_private: bool, policy) -> tuple:
+    """The SMTP server a message goes to: what its sends queue behind (one lane per server)."""
+    return (plugin.smtp_host, plugin.port, allow_private, policy)
+
+
 # --- the pool ----------------------------------------------------------------------------------
 
 

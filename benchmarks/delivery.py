@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.policy
 import json
 import logging
 import os
@@ -281,6 +282,7 @@ def _apprise(url: str, title: str, body: str, body_format: str | None) -> None:
 
 def email_limits(sinks: Sinks) -> dict:
     message = _email()
+    raw = message.as_bytes(policy=email.policy.SMTP)  # CRLF lines, as send_message would send
 
     def notify(i: int) -> None:
         _apprise(sinks.mailto(i), message["Subject"], message.get_content(), "html")
@@ -289,9 +291,9 @@ def email_limits(sinks: Sinks) -> dict:
         "smtplib_new_connection": measured(
             sinks, "smtp", lambda: repeated(lambda i: _smtp_once(sinks, message))
         ),
-        "smtplib_reused": measured(sinks, "smtp", lambda: smtp_reused(sinks.smtp_port, message.as_bytes())),
+        "smtplib_reused": measured(sinks, "smtp", lambda: smtp_reused(sinks.smtp_port, raw)),
         "smtplib_as_service": measured(
-            sinks, "smtp", lambda: side_by_side(PROCESSES, smtp_reused, sinks.smtp_port, message.as_bytes())
+            sinks, "smtp", lambda: side_by_side(PROCESSES, smtp_reused, sinks.smtp_port, raw)
         ),
         "apprise_mailto": measured(sinks, "smtp", lambda: repeated(notify)),
         "ssl_default_context": _ssl_contexts(),
@@ -529,7 +531,8 @@ def profiled(name: str, pids: list[int]):
     paths = [f"{out}/{name}-{pid}.txt" for pid in pids]
     with ExitStack() as stack:
         for pid, path in zip(pids, paths, strict=True):
-            command = [spy, "record", "-p", str(pid), "--gil", "-r", "200", "-f", "raw", "-o", path]
+            command = [spy, "record", "-p", str(pid), "--subprocesses", "--gil", "-r", "200", "-f", "raw"]
+            command += ["-o", path]
             recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             stack.callback(recorder.wait, timeout=30)
             stack.callback(recorder.send_signal, 2)  # SIGINT: py-spy writes what it has and stops

@@ -239,9 +239,11 @@ def service_rounds(feeds: FeedServer, url: str) -> dict:
 def add_polled_feeds(r, feeds: FeedServer, numbers: range) -> list[str]:
     """Feeds as `feed add URL --interval 1` (forced) and a first poll leave them: ETag stored,
     baseline recorded."""
-    ids = [store.add_feed(r, feeds.url(i), f"feed {i}", 1, forced=True).id for i in numbers]
+    later = time.time() + 3600  # not due until its ETag is stored: a running service must not poll it bare
+    ids = [store.add_feed(r, feeds.url(i), f"feed {i}", 1, now=later, forced=True).id for i in numbers]
     for feed_id in ids:
-        store.update_feed(r, feed_id, etag=FIRST_ETAG, baseline_done=True, last_success=time.time())
+        now = time.time()
+        store.update_feed(r, feed_id, next_poll=now, etag=FIRST_ETAG, baseline_done=True, last_success=now)
     return ids
 
 

@@ -20,7 +20,7 @@ from notifier.alerts.channels import httpwatch, pooled
 from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
 from notifier.alerts.links import links_many
-from notifier.alerts.render import Rendered, render_for
+from notifier.alerts.render import Rendered, render_for, render_shared
 from notifier.core.drain import Countdown
 from notifier.core.lanes import SerialLanes
 from notifier.models import Delivery
@@ -47,12 +47,13 @@ def render_batch(
     topics = store.list_topics(r)
     pairs = [(rec.subscriber, for_apprise(urls[rec.id])) for rec in records if rec.subscriber in subscribers]
     links = links_many(r, settings, pairs)
-    rendered = {}
+    rendered, shared = {}, {}  # shared: one rendering per story and channel, links filled in after
     for rec in records:
         story, clean = stories.get(rec.story), for_apprise(urls[rec.id])
         if story is not None:
             chosen = [t for t in topics if t.name in matched.get(rec.story, ())]
-            rendered[rec.id] = render_for(clean, story, chosen, settings, links.get((rec.subscriber, clean)))
+            link = links.get((rec.subscriber, clean))
+            rendered[rec.id] = render_shared(shared, clean, story, chosen, settings, link)
     return rendered, stories
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
+SWITCH_INTERVAL = 0.0005  # seconds
 _lock = threading.Lock()
 _state: dict = {}
 
@@ -24,6 +26,11 @@ def event_loop() -> asyncio.AbstractEventLoop:
     """This process's loop, started on first use."""
     with _lock:
         if _state.get("pid") != os.getpid():
+            # The loop shares the GIL with the recording and task threads. At the default 5 ms
+            # switch interval every I/O step of every fetch may wait that long behind their
+            # Python work: each fetch took ~70 ms and 100 in flight did 1,400 polls/s on 0.7 of
+            # a core (docs/performance.md). Shorter slices let the loop in sooner.
+            sys.setswitchinterval(SWITCH_INTERVAL)
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="notifier-loop", daemon=True).start()
             _state.clear()

@@ -103,9 +103,13 @@ def submit(
             on_each(i, message)
         elif isinstance(message.plugin, NotifyJSON):
             hooks.append(i)
-        else:
+        else:  # built here, so the server's lane thread spends its turn on the exchange alone
+            text = _built(message)
+            if isinstance(text, DeliveryError):
+                on_each(i, text)
+                continue
             lane = smtp.server_of(message.plugin, allow_private, policy)
-            sent = SMTP_LANES.submit(lane, smtp.send, message, allow_private, policy, timeout)
+            sent = SMTP_LANES.submit(lane, smtp.send, message, text, allow_private, policy, timeout)
             sent.add_done_callback(lambda done, i=i: on_each(i, _outcome(done)))
     if hooks:
         each_hook = lambda k, error: on_each(hooks[k], error)  # noqa: E731
@@ -133,6 +137,13 @@ def stalled(url: str, seconds: float, *, allow_private: bool, policy=None) -> bo
         where = f"{plugin.host}:{plugin.port or (443 if plugin.secure else 80)}"
         return webhook.stalled(allow_private, policy, where, seconds)
     return bool(plugin) and SMTP_LANES.stalled(smtp.server_of(plugin, allow_private, policy), seconds)
+
+
+def _built(message: Message) -> str | DeliveryError:
+    try:
+        return email_message.build(message)
+    except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+        return failed(f"cannot build the e-mail for {message.where} ({type(exc).__name__})")
 
 
 def _outcome(done: Future) -> DeliveryError | None:

@@ -68,6 +68,14 @@ def start_polls(
     return poller.hand_over(feeds, FetchLimits.from_settings(settings), _Intake(r, settings, on_new))
 
 
+def hand_back_polls(r: redis.Redis) -> None:
+    """On the way out: the feeds this process was handed and has not fetched fall due again now,
+    for another process to poll, instead of waiting out their lease."""
+    feed_ids = poller.in_flight()
+    if feed_ids:
+        r.zadd("feeds:due", dict.fromkeys(feed_ids, time.time()), xx=True)
+
+
 def poll_feeds(r: redis.Redis, feed_ids: list[str], settings: Settings) -> list[str]:
     """Poll feeds and wait until every one is recorded (the CLI, tests); the new story ids."""
     new: list[str] = []

@@ -122,3 +122,18 @@ def normal_title(request: dict) -> str:
     import json
 
     return json.loads(request["body"])["title"]
+
+
+def test_a_poll_worker_that_stops_gives_back_the_feeds_it_had_not_fetched(tmp_path, redis_url, r):
+    with FeedServer() as slow:
+        slow.set("/slow.xml", rss(OLD))
+        slow.behave("/slow.xml", "drip", interval=1.0, full=True)
+        feed = store.add_feed(r, slow.url("/slow.xml"), "slow", INTERVAL, forced=True)
+        with Service(environment(redis_url, tmp_path), tmp_path) as service:
+            start_like_run(service)
+            assert wait_until(lambda: slow.requests, timeout=30), service.logs()
+            assert r.zscore("feeds:due", feed.id) > time.time() + 60  # leased for the fetch under way
+            for name in ("beat", "worker-tick", "worker-poll"):  # no tick may claim it again meanwhile
+                service.stop_one(name)
+            due = r.zscore("feeds:due", feed.id)
+    assert due < time.time()  # due again at once, not when the lease (120 s) runs out

@@ -7,6 +7,7 @@ import time
 
 from celery import Celery, signals
 
+from notifier import pipeline
 from notifier.core.db import redis_url, shared_client
 from notifier.core.redact import RedactingFilter
 from notifier.settings import get_settings
@@ -96,6 +97,15 @@ def _worker_heartbeat(**_):
 def _beat_heartbeat(sender=None, **_):
     if sender == "workers.tasks.tick":
         _beat_or_worker_seen("heartbeat:beat")
+
+
+@signals.worker_process_shutdown.connect
+def _hand_back_polls(**_):
+    """A poll process on its way out gives back the feeds it had not fetched yet."""
+    try:
+        pipeline.hand_back_polls(shared_client())
+    except Exception:  # noqa: BLE001 - the lease brings them back anyway, a little later
+        logging.getLogger(__name__).warning("could not give back the feeds in flight", exc_info=True)
 
 
 def _beat_or_worker_seen(key: str) -> None:

@@ -38,6 +38,11 @@ def event_loop() -> asyncio.AbstractEventLoop:
         return _state["loop"]
 
 
+def running_here() -> bool:
+    """True when this process has started its loop (nothing is started to find out)."""
+    return _state.get("pid") == os.getpid()
+
+
 def run(coroutine: Awaitable) -> Any:
     """Run a coroutine on the process's loop and wait for its result."""
     return submit(coroutine).result()

@@ -66,9 +66,15 @@ def hand_over(feeds: list[Feed], limits: FetchLimits, take_in: Callable[[list[Po
     return countdown
 
 
-def in_flight() -> list[str]:
-    """The feeds this process has been handed and not yet fetched (call it on the loop)."""
-    return [feed_id for fetcher in loop.all_kept("fetch") for feed_id in fetcher.busy]
+def in_flight(timeout: float = 2.0) -> list[str]:
+    """The feeds this process has been handed and not yet fetched; [] if it never polled."""
+    if not loop.running_here():
+        return []
+
+    async def busy() -> list[str]:
+        return [feed_id for fetcher in loop.all_kept("fetch") for feed_id in fetcher.busy]
+
+    return loop.submit(busy()).result(timeout)
 
 
 def _start(feeds: list[Feed], limits: FetchLimits, take_in, countdown: Countdown) -> None:

@@ -531,8 +531,8 @@ def profiled(name: str, pids: list[int]):
     paths = [f"{out}/{name}-{pid}.txt" for pid in pids]
     with ExitStack() as stack:
         for pid, path in zip(pids, paths, strict=True):
-            command = [spy, "record", "-p", str(pid), "--subprocesses", "--gil", "-r", "200", "-f", "raw"]
-            command += ["-o", path]
+            command = [spy, "record", "-p", str(pid), "--subprocesses", "--gil", "--nonblocking", "-r", "200"]
+            command += ["-f", "raw", "-o", path]  # --nonblocking: pausing the workers would slow them
             recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             stack.callback(recorder.wait, timeout=30)
             stack.callback(recorder.send_signal, 2)  # SIGINT: py-spy writes what it has and stops

@@ -13,7 +13,7 @@ which nothing changed (all 304), the same with the feed server closing every con
 rounds in which 1 % of the feeds got a new story. A round is N polls; the feed server counts them.
 CPU comes from /proc for the worker's process tree; Redis reports its own.
 
-BENCH_FEEDS sets N (default 3000), BENCH_FRESH_FEEDS the baseline pass (default 400);
+BENCH_FEEDS sets N (default 12000), BENCH_FRESH_FEEDS the baseline pass (default 400);
 BENCH_WORKER replaces the worker's pool options (e.g. "--pool threads --concurrency 8");
 BENCH_PROFILE=DIR records py-spy profiles (collapsed stacks) of the worker in each phase.
 """
@@ -47,7 +47,9 @@ from notifier.settings import Settings
 from notifier.stories import store
 from tests.service import wait_until
 
-N = int(os.environ.get("BENCH_FEEDS", "3000"))
+# Each feed is due every second and a poll ends within ~1.5 s of falling due (tick every second,
+# 5 % jitter), so N feeds ask for at most ~N/1.5 polls/s: N must be far above what the service does.
+N = int(os.environ.get("BENCH_FEEDS", "12000"))
 FRESH = min(N, int(os.environ.get("BENCH_FRESH_FEEDS", "400")))  # polled from scratch by the service
 SEED = 7
 CLIENTS = 50  # concurrent requests of the raw clients, as NOTIFIER_FETCH_CONCURRENCY; also the hosts
@@ -352,8 +354,10 @@ def profiled(name: str, pid: int):
         yield
         return
     Path(out).mkdir(parents=True, exist_ok=True)
-    # --nonblocking: pausing the workers 100 times a second would halve what we measure
-    command = f"{spy} record -p {pid} --subprocesses --nonblocking -r 100 -f raw -o {out}/{name}.txt".split()
+    # --nonblocking: pausing the workers 100 times a second would halve what we measure; --gil: only
+    # the thread running Python, so a thread waiting on a socket is not counted as busy
+    command = f"{spy} record -p {pid} --subprocesses --gil --nonblocking -r 100 -f raw".split()
+    command += ["-o", f"{out}/{name}.txt"]
     recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield

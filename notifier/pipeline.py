@@ -1,10 +1,13 @@
 """The whole flow, one readable step at a time:
 
-beat tick -> claim_due_work -> poll_feeds (fetch, parse, claim stories) -> route_stories (match
-topics, one ledger row per subscriber URL) -> send_alerts (pace, claim, render, send).
+beat tick -> claim_due_work -> start_polls (fetch, parse, claim stories) -> route_stories (match
+topics, one ledger row per subscriber URL) -> start_alerts (pace, claim, render, send).
 
 Each function takes ids, works against Redis and is safe to run twice. The Celery tasks in
-`workers/tasks.py` only call these and enqueue what they return. Where each step lives:
+`workers/tasks.py` only call these and enqueue what they return. Fetches and sends are not waited
+for: `start_polls` and `start_alerts` hand them to the process's event loop and return, and each
+is recorded the moment it ends (new stories go to `on_new`, which the task layer gives them);
+`poll_feeds` and `send_alerts` do the same and wait, for the CLI and tests. Where each step lives:
 `notifier.feeds` (fetch, parse, cadence, WebSub), `notifier.stories` (store, claim, match),
 `notifier.alerts` (fan-out, ledger, dispatch, render, channels).
 """

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 
 FEEDS_PER_TICK = 10_000  # a tick a second: the most polls per second we can ever start
+WAIT_AT_MOST = 300.0  # seconds a caller that waits (CLI, tests) waits for fetches or sends to end
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def hand_back_polls(r: redis.Redis) -> None:
 def poll_feeds(r: redis.Redis, feed_ids: list[str], settings: Settings) -> list[str]:
     """Poll feeds and wait until every one is recorded (the CLI, tests); the new story ids."""
     new: list[str] = []
-    start_polls(r, feed_ids, settings, on_new=new.extend).wait()
+    start_polls(r, feed_ids, settings, on_new=new.extend).wait(WAIT_AT_MOST)
     return new
 
 
@@ -104,21 +105,23 @@ class _Intake:
 def take_in(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_new) -> None:
     """Record finished polls: the unchanged ones and errors together in one pipeline; a changed
     body goes to the parsing thread, so a long parse never holds another feed's record."""
-    subscriptions = websub.states(r, [p.feed.id for p in polled if not p.feed.forced])  # forced: never read
-    writes, quick = r.pipeline(transaction=False), []  # every quick feed's record, sent at once
+    quick = []
     for p in polled:
         if body_changed(p.feed, p.result):
             poller.PARSES.put(_Intake(r, settings, on_new).parsed, p)
-            continue
-        quick.append(p)
-        try:
-            absorb(r, p.feed, p.result, settings, writes, subscriptions.get(p.feed.id))
-        except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the others their polls
-            log.exception("feed %s: could not take in the poll result", p.feed.id)
-            record_error(r, p.feed, internal(exc), settings, time.time())
+        else:
+            quick.append(p)
     try:
+        subscriptions = websub.states(r, [p.feed.id for p in quick if not p.feed.forced])  # forced: unread
+        writes = r.pipeline(transaction=False)  # every quick feed's record, sent at once
+        for p in quick:
+            try:
+                absorb(r, p.feed, p.result, settings, writes, subscriptions.get(p.feed.id))
+            except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the others their polls
+                log.exception("feed %s: could not take in the poll result", p.feed.id)
+                record_error(r, p.feed, internal(exc), settings, time.time())
         writes.execute()
-    finally:
+    finally:  # recorded or not (Redis gone: the lease brings them back), a waiting caller goes on
         for p in quick:
             p.taken_in()
 
@@ -126,13 +129,17 @@ def take_in(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_
 def take_in_changed(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_new) -> None:
     """Parse, claim and record changed feeds one by one, each one's new stories handed on at once."""
     for p in polled:
+        new: list[str] = []
         try:
             new = absorb(r, p.feed, p.result, settings)
-            if new:
-                on_new(new)
         except Exception as exc:  # noqa: BLE001 - as above
             log.exception("feed %s: could not take in the poll result", p.feed.id)
             record_error(r, p.feed, internal(exc), settings, time.time())
+        try:
+            if new:
+                on_new(new)
+        except Exception:  # noqa: BLE001 - they wait in stories:pending; the tick takes them after the lease
+            log.exception("feed %s: could not hand on %d new stories", p.feed.id, len(new))
         finally:
             p.taken_in()
 
@@ -171,7 +178,7 @@ def start_alerts(r: redis.Redis, delivery_ids: list[str], settings: Settings) ->
 
 def send_alerts(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
     """Send these deliveries and wait until every send is recorded (tests, benchmarks)."""
-    start_alerts(r, delivery_ids, settings).wait()
+    start_alerts(r, delivery_ids, settings).wait(WAIT_AT_MOST)
 
 
 def renew_subscriptions(

@@ -7,7 +7,6 @@ import time
 
 from celery import Celery, signals
 
-from notifier import pipeline
 from notifier.core.db import redis_url, shared_client
 from notifier.core.redact import RedactingFilter
 from notifier.settings import get_settings
@@ -102,6 +101,8 @@ def _beat_heartbeat(sender=None, **_):
 @signals.worker_process_shutdown.connect
 def _hand_back_polls(**_):
     """A poll process on its way out gives back the feeds it had not fetched yet."""
+    from notifier import pipeline  # here, not at the top: beat and the API need none of it
+
     try:
         pipeline.hand_back_polls(shared_client())
     except Exception:  # noqa: BLE001 - the lease brings them back anyway, a little later

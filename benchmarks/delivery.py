@@ -23,12 +23,11 @@ BENCH_PROFILE=DIR records py-spy profiles of the deliver workers.
 from __future__ import annotations
 
 import asyncio
-import cProfile
 import dataclasses
+import email.policy
 import json
 import logging
 import os
-import pstats
 import shutil
 import smtplib
 import ssl
@@ -47,7 +46,7 @@ import requests
 from aiosmtpd.smtp import SMTP, AuthResult
 
 from benchmarks.polling import tree_cpu
-from benchmarks.stack import own_redis, service
+from benchmarks.stack import own_redis, service, side_by_side
 from notifier import pipeline
 from notifier.alerts import dispatch, pacing
 from notifier.alerts.channels.via_apprise import send_via_apprise
@@ -61,7 +60,7 @@ from notifier.stories import claim, store
 from tests.service import wait_until
 from workers.supervisor import child_commands
 
-K = int(os.environ.get("BENCH_SUBSCRIBERS", "2000"))
+K = int(os.environ.get("BENCH_SUBSCRIBERS", "10000"))
 FANOUT = int(os.environ.get("BENCH_FANOUT", "100000"))
 PACED = {"webhook": 600, "email": 150}  # enough to see the default rate hold past its burst
 EMAIL = K // 4  # Apprise mailto:// is ~10x slower than json://: keeps the run short
@@ -69,9 +68,11 @@ CLIENTS = 50
 SLICE = 2.5  # seconds per raw measurement
 RUN_CAP = 90.0  # seconds at most per service run, whatever the service manages
 UNLIMITED = "100000/s"
-DELIVER_WORKERS = 2
+DELIVER = child_commands()["worker-deliver"][3:]  # the deliver worker exactly as `notifier run` starts it
+# processes sending in the service: each has its own event loop (c=50 per webhook destination)
+# and one SMTP lane, so one connection, per mail server
+PROCESSES = int(DELIVER[DELIVER.index("--concurrency") + 1]) if "prefork" in DELIVER else 1
 BIG_BATCH = 200  # deliveries per task in the enqueue comparison
-DELIVER = ["worker", "--queues", "deliver", "--pool", "threads", "--concurrency", "8", "--name"]
 STORY = {  # what a json:// alert carries: a story as the service renders it, ~0.7 KB
     "id": "b1e2c3d4e5f60718",
     "feed": "f0a1b2c3d4",
@@ -195,11 +196,12 @@ def measured(sinks: Sinks, kind: str, work) -> dict:
     wall, cpu = time.perf_counter(), time.process_time()
     done = work()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    done, rate = done if isinstance(done, tuple) else (done, done / wall)  # side_by_side: its own rate
     accepted = sinks.stats()[kind] - before
     if accepted != done:  # an error a client returned instead of raising
         raise RuntimeError(f"{done} {kind} messages sent, {accepted} accepted")
     sink_cores = (tree_cpu(sinks.pid) - sink_cpu) / wall
-    return {"per_s": done / wall, "per_cpu_s": done / cpu, "sink_cores": sink_cores}
+    return {"per_s": rate, "per_cpu_s": done / cpu, "sink_cores": sink_cores}
 
 
 def repeated(send_one) -> int:
@@ -222,11 +224,18 @@ def webhook_limits(sinks: Sinks) -> dict:
         _apprise(sinks.hook(i), STORY["title"], body.decode(), None)
 
     return {
-        "aiohttp": measured(sinks, "http", lambda: asyncio.run(_aiohttp_posts(urls, body))),
+        "aiohttp": measured(sinks, "http", lambda: aiohttp_posts(urls, body)),
+        "aiohttp_as_service": measured(
+            sinks, "http", lambda: side_by_side(PROCESSES, aiohttp_posts, urls, body)
+        ),
         "httpx": measured(sinks, "http", lambda: asyncio.run(_httpx_posts(urls, body))),
         "requests_new_connection": measured(sinks, "http", lambda: repeated(post)),
         "apprise_json": measured(sinks, "http", lambda: repeated(notify)),
     }
+
+
+def aiohttp_posts(urls: list[str], body: bytes) -> int:
+    return asyncio.run(_aiohttp_posts(urls, body))
 
 
 async def _aiohttp_posts(urls: list[str], body: bytes) -> int:
@@ -273,6 +282,7 @@ def _apprise(url: str, title: str, body: str, body_format: str | None) -> None:
 
 def email_limits(sinks: Sinks) -> dict:
     message = _email()
+    raw = message.as_bytes(policy=email.policy.SMTP)  # CRLF lines, as send_message would send
 
     def notify(i: int) -> None:
         _apprise(sinks.mailto(i), message["Subject"], message.get_content(), "html")
@@ -281,7 +291,10 @@ def email_limits(sinks: Sinks) -> dict:
         "smtplib_new_connection": measured(
             sinks, "smtp", lambda: repeated(lambda i: _smtp_once(sinks, message))
         ),
-        "smtplib_reused": measured(sinks, "smtp", lambda: _smtp_reused(sinks, message)),
+        "smtplib_reused": measured(sinks, "smtp", lambda: smtp_reused(sinks.smtp_port, raw)),
+        "smtplib_as_service": measured(
+            sinks, "smtp", lambda: side_by_side(PROCESSES, smtp_reused, sinks.smtp_port, raw)
+        ),
         "apprise_mailto": measured(sinks, "smtp", lambda: repeated(notify)),
         "ssl_default_context": _ssl_contexts(),
     }
@@ -311,10 +324,11 @@ def _smtp_once(sinks: Sinks, message: EmailMessage) -> None:
         smtp.send_message(message)
 
 
-def _smtp_reused(sinks: Sinks, message: EmailMessage) -> int:
-    with smtplib.SMTP("127.0.0.1", sinks.smtp_port, timeout=5) as smtp:
+def smtp_reused(port: int, message: bytes) -> int:
+    """smtplib over one connection, logged in once, for SLICE seconds."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=5) as smtp:
         smtp.login("user", "pass")
-        return repeated(lambda i: smtp.send_message(message))
+        return repeated(lambda i: smtp.sendmail("a@example.com", ["reader@example.com"], message))
 
 
 # -- the service's parts, in this process ---------------------------------------------------------------
@@ -349,24 +363,37 @@ def parts_alone(sinks: Sinks, url: str) -> dict:
 def _dispatch(r, ids: list[str], settings: Settings) -> int:
     done, deadline = 0, time.monotonic() + SLICE
     while time.monotonic() < deadline and done < len(ids):
-        dispatch.send_deliveries(r, ids[done : done + 20], settings)
+        dispatch.send_deliveries(r, ids[done : done + 20], settings).wait()
         done += len(ids[done : done + 20])
     return done
 
 
 def _calls_per_alert(r, ids: list[str], settings: Settings) -> dict:
-    """Redis round trips (a pipeline is one) and Apprise URL parses per alert, counted by cProfile."""
-    profile = cProfile.Profile()
-    profile.runcall(dispatch.send_deliveries, r, ids, settings)
+    """Redis round trips (a pipeline is one) and Apprise URL parses per alert, counted in every
+    thread (sends are recorded on the recording thread) by wrapping the two calls."""
+    import redis.connection
+
     counted = {
-        "redis_round_trips": ("redis/connection.py", "send_packed_command"),
-        "apprise_instantiate": ("apprise/apprise.py", "instantiate"),
-        "apprise_objects": ("apprise/apprise.py", "__init__"),
+        "redis_round_trips": (redis.connection.AbstractConnection, "send_packed_command"),
+        "apprise_instantiate": (apprise.Apprise, "instantiate"),
     }
     calls = dict.fromkeys(counted, 0)
-    for (path, _, function), (_, ncalls, *_) in pstats.Stats(profile).stats.items():
-        for name, (suffix, wanted) in counted.items():
-            calls[name] += ncalls if path.endswith(suffix) and function == wanted else 0
+    saved = {name: getattr(owner, attr) for name, (owner, attr) in counted.items()}
+
+    def counting(name, original):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        return staticmethod(call) if name == "apprise_instantiate" else call
+
+    try:
+        for name, (owner, attr) in counted.items():
+            setattr(owner, attr, counting(name, saved[name]))
+        dispatch.send_deliveries(r, ids, settings).wait()
+    finally:
+        for name, (owner, attr) in counted.items():
+            setattr(owner, attr, staticmethod(saved[name]) if name == "apprise_instantiate" else saved[name])
     return {name: count / len(ids) for name, count in calls.items()}
 
 
@@ -423,7 +450,7 @@ def service_runs(sinks: Sinks, url: str) -> dict:
     with service(url) as svc:
         svc.start("worker-poll", *child_commands()["worker-poll"][3:])
         svc.start("worker-tick", *child_commands()["worker-tick"][3:])
-        workers = [svc.start(f"deliver{n}", *DELIVER, f"deliver{n}").pid for n in range(DELIVER_WORKERS)]
+        workers = [svc.start("worker-deliver", *DELIVER).pid]
         svc.start("beat", "beat")
         if not wait_until(lambda: r.get("heartbeat:worker") and r.get("heartbeat:tick"), timeout=60):
             raise RuntimeError(f"the service did not start\n{svc.logs()}")
@@ -504,7 +531,8 @@ def profiled(name: str, pids: list[int]):
     paths = [f"{out}/{name}-{pid}.txt" for pid in pids]
     with ExitStack() as stack:
         for pid, path in zip(pids, paths, strict=True):
-            command = [spy, "record", "-p", str(pid), "--gil", "-r", "200", "-f", "raw", "-o", path]
+            command = [spy, "record", "-p", str(pid), "--subprocesses", "--gil", "--nonblocking", "-r", "200"]
+            command += ["-f", "raw", "-o", path]  # --nonblocking: pausing the workers would slow them
             recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             stack.callback(recorder.wait, timeout=30)
             stack.callback(recorder.send_signal, 2)  # SIGINT: py-spy writes what it has and stops
@@ -612,32 +640,36 @@ def run() -> dict:
 
 def report(limits: dict, parts: dict, served: dict, fanned: dict) -> dict:
     aio, smtp = limits["aiohttp"]["per_s"], limits["smtplib_reused"]["per_s"]
+    aio_shaped, smtp_shaped = limits["aiohttp_as_service"]["per_s"], limits["smtplib_as_service"]["per_s"]
     hooks, mails, per_alert = served["webhook_unlimited"], served["email_unlimited"], parts["per_alert"]
+    aio2 = aio_shaped
     paced = {name: served[name]["steady_alerts_per_s"] for name in ("webhook_paced", "email_paced")}
     webhook_limit, smtp_limit = pacing.WEBHOOK_HOST.per_second, pacing.SMTP_HOST.per_second
-    per_cpu = {"aiohttp": limits["aiohttp"]["per_cpu_s"], "smtplib": limits["smtplib_reused"]["per_cpu_s"]}
     rate = {name: figures["per_s"] for name, figures in limits.items()}
     apprise_json, send_json, dispatch_json = rate["apprise_json"], parts["send_json"], parts["dispatch_json"]
     table = [
-        ("limit: aiohttp POST, c=50 keep-alive, /s", aio, None),
+        ("limit: aiohttp POST, c=50 keep-alive, 1 process, /s", aio, None),
+        (f"limit: aiohttp POST, c=50 keep-alive x {PROCESSES} processes, /s", aio_shaped, None),
         ("limit: httpx POST, c=50 keep-alive, /s", rate["httpx"], aio),
         ("limit: requests.post, new connection each, /s", rate["requests_new_connection"], aio),
         ("limit: Apprise json://, new object each, /s", rate["apprise_json"], aio),
         ("limit: smtplib, new connection each, /s", rate["smtplib_new_connection"], smtp),
         ("limit: smtplib, one connection reused, /s", smtp, None),
+        (f"limit: smtplib, {PROCESSES} connections reused at once, /s", smtp_shaped, None),
         ("limit: Apprise mailto://, new object each, /s", rate["apprise_mailto"], smtp),
         ("limit: ssl.create_default_context(), /s", rate["ssl_default_context"], None),
         ("part: render + send_via_apprise json://, 1 thread, /s", send_json["per_s"], apprise_json),
-        ("part: dispatch.send_deliveries json://, 1 thread, /s", dispatch_json["per_s"], apprise_json),
+        ("part: dispatch.send_deliveries json://, 1 caller, /s", dispatch_json["per_s"], apprise_json),
         ("part: Redis round trips per alert", per_alert["redis_round_trips"], None),
         ("part: Apprise URL parses per alert", per_alert["apprise_instantiate"], None),
-        ("service: webhook alerts/s, no limit (target >= 0.5)", hooks["alerts_per_s"], aio),
-        ("service: webhook alerts/s, steady", hooks["steady_alerts_per_s"], aio),
-        ("service: webhook alerts per worker CPU-s", hooks["alerts_per_cpu_s"], per_cpu["aiohttp"]),
+        ("service: webhook alerts/s, first to last (target >= 0.5)", hooks["steady_alerts_per_s"], aio2),
+        ("service: webhook alerts/s, claim to last (tick wait in)", hooks["alerts_per_s"], aio_shaped),
+        ("service: webhook alerts/s, first to last, vs 1 process", hooks["steady_alerts_per_s"], aio),
+        ("service: webhook, worker CPU ms per alert", hooks["worker_cpu_ms_per_alert"], None),
         ("service: webhook alerts/s, default limit, steady", paced["webhook_paced"], webhook_limit),
-        ("service: email alerts/s, no limit (target >= 0.5)", mails["alerts_per_s"], smtp),
-        ("service: email alerts/s, steady", mails["steady_alerts_per_s"], smtp),
-        ("service: email alerts per worker CPU-s", mails["alerts_per_cpu_s"], per_cpu["smtplib"]),
+        ("service: email alerts/s, first to last (target >= 0.5)", mails["steady_alerts_per_s"], smtp_shaped),
+        ("service: email alerts/s, claim to last (tick wait in)", mails["alerts_per_s"], smtp_shaped),
+        ("service: email, worker CPU ms per alert", mails["worker_cpu_ms_per_alert"], None),
         ("service: email alerts/s, default limit, steady", paced["email_paced"], smtp_limit),
         (f"fan-out {FANOUT:,}: match + ledger, s", fanned["fan_out_s"], None),
         (f"fan-out {FANOUT:,}: enqueue {fanned['tasks']:,} tasks, s", fanned["enqueue_s"], None),

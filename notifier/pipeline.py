@@ -1,10 +1,13 @@
 """The whole flow, one readable step at a time:
 
-beat tick -> claim_due_work -> poll_feeds (fetch, parse, claim stories) -> route_stories (match
-topics, one ledger row per subscriber URL) -> send_alerts (pace, claim, render, send).
+beat tick -> claim_due_work -> start_polls (fetch, parse, claim stories) -> route_stories (match
+topics, one ledger row per subscriber URL) -> start_alerts (pace, claim, render, send).
 
 Each function takes ids, works against Redis and is safe to run twice. The Celery tasks in
-`workers/tasks.py` only call these and enqueue what they return. Where each step lives:
+`workers/tasks.py` only call these and enqueue what they return. Fetches and sends are not waited
+for: `start_polls` and `start_alerts` hand them to the process's event loop and return, and each
+is recorded the moment it ends (new stories go to `on_new`, which the task layer gives them);
+`poll_feeds` and `send_alerts` do the same and wait, for the CLI and tests. Where each step lives:
 `notifier.feeds` (fetch, parse, cadence, WebSub), `notifier.stories` (store, claim, match),
 `notifier.alerts` (fan-out, ledger, dispatch, render, channels).
 """
@@ -13,18 +16,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 
 from notifier.alerts import dispatch, fanout
 from notifier.core import metrics
+from notifier.core.drain import Countdown
 from notifier.core.due import claim_due
-from notifier.feeds import websub
-from notifier.feeds.batch import fetch_batch
-from notifier.feeds.fetch import FetchError, FetchLimits, FetchRequest
+from notifier.feeds import poller, websub
+from notifier.feeds.fetch import FetchError, FetchLimits
 from notifier.feeds.intake import claim_parsed
-from notifier.feeds.poll import parse_if_changed, record_error, record_success
+from notifier.feeds.poll import body_changed, parse_if_changed, record_error, record_success
 from notifier.settings import Settings
 from notifier.stories import store
 
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 
 
 FEEDS_PER_TICK = 10_000  # a tick a second: the most polls per second we can ever start
+WAIT_AT_MOST = 300.0  # seconds a caller that waits (CLI, tests) waits for fetches or sends to end
 
 
 @dataclass(frozen=True)
@@ -55,24 +60,93 @@ def claim_due_work(r: redis.Redis, settings: Settings, now: float | None = None)
     )
 
 
-def poll_feeds(r: redis.Redis, feed_ids: list[str], settings: Settings) -> list[str]:
-    """Fetch a batch of feeds concurrently; return the ids of the stories that are new."""
+def start_polls(
+    r: redis.Redis, feed_ids: list[str], settings: Settings, on_new: Callable[[list[str]], None]
+) -> Countdown:
+    """Hand feeds to this process's event loop and return at once (what a poll task does).
+
+    Each feed is recorded the moment its own fetch ends, and its new stories are passed to
+    `on_new` right then (the task layer enqueues their fan-out); a slow host holds only its own
+    feeds. The feeds stay leased in `feeds:due` until recorded: if this process dies, the next
+    tick after the lease polls them again."""
     feeds = [f for f in store.get_feeds(r, feed_ids) if f.enabled]
-    requests = [FetchRequest(f.url, etag=f.etag, last_modified=f.last_modified) for f in feeds]
-    results = fetch_batch(requests, FetchLimits.from_settings(settings))
-    subscriptions = websub.states(r, [f.id for f in feeds])
-    writes = r.pipeline(transaction=False)  # every feed's poll record, sent once for the batch
+    return poller.hand_over(feeds, FetchLimits.from_settings(settings), _Intake(r, settings, on_new))
+
+
+def hand_back_polls(r: redis.Redis) -> None:
+    """On the way out: the feeds this process was handed and has not fetched fall due again now,
+    for another process to poll, instead of waiting out their lease."""
+    feed_ids = poller.in_flight()
+    if feed_ids:
+        r.zadd("feeds:due", dict.fromkeys(feed_ids, time.time()), xx=True)
+
+
+def poll_feeds(r: redis.Redis, feed_ids: list[str], settings: Settings) -> list[str]:
+    """Poll feeds and wait until every one is recorded (the CLI, tests); the new story ids."""
     new: list[str] = []
-    for feed, result in zip(feeds, results, strict=True):
-        try:
-            new += absorb(r, feed, result, settings, writes, subscriptions.get(feed.id))
-        except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the batch its polls
-            log.exception("feed %s: could not take in the poll result", feed.id)
-            record_error(
-                r, feed, FetchError("internal", f"internal: {type(exc).__name__}"), settings, time.time()
-            )
-    writes.execute()
+    start_polls(r, feed_ids, settings, on_new=new.extend).wait(WAIT_AT_MOST)
     return new
+
+
+@dataclass(frozen=True)
+class _Intake:
+    """Takes finished polls in, on the recording thread; equal intakes share one batch."""
+
+    r: redis.Redis
+    settings: Settings
+    on_new: Callable[[list[str]], None]
+
+    def __call__(self, polled: list[poller.Polled]) -> None:
+        take_in(self.r, polled, self.settings, self.on_new)
+
+    def parsed(self, polled: list[poller.Polled]) -> None:
+        take_in_changed(self.r, polled, self.settings, self.on_new)
+
+
+def take_in(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_new) -> None:
+    """Record finished polls: the unchanged ones and errors together in one pipeline; a changed
+    body goes to the parsing thread, so a long parse never holds another feed's record."""
+    quick = []
+    for p in polled:
+        if body_changed(p.feed, p.result):
+            poller.PARSES.put(_Intake(r, settings, on_new).parsed, p)
+        else:
+            quick.append(p)
+    try:
+        subscriptions = websub.states(r, [p.feed.id for p in quick if not p.feed.forced])  # forced: unread
+        writes = r.pipeline(transaction=False)  # every quick feed's record, sent at once
+        for p in quick:
+            try:
+                absorb(r, p.feed, p.result, settings, writes, subscriptions.get(p.feed.id))
+            except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the others their polls
+                log.exception("feed %s: could not take in the poll result", p.feed.id)
+                record_error(r, p.feed, internal(exc), settings, time.time())
+        writes.execute()
+    finally:  # recorded or not (Redis gone: the lease brings them back), a waiting caller goes on
+        for p in quick:
+            p.taken_in()
+
+
+def take_in_changed(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_new) -> None:
+    """Parse, claim and record changed feeds one by one, each one's new stories handed on at once."""
+    for p in polled:
+        new: list[str] = []
+        try:
+            new = absorb(r, p.feed, p.result, settings)
+        except Exception as exc:  # noqa: BLE001 - as above
+            log.exception("feed %s: could not take in the poll result", p.feed.id)
+            record_error(r, p.feed, internal(exc), settings, time.time())
+        try:
+            if new:
+                on_new(new)
+        except Exception:  # noqa: BLE001 - they wait in stories:pending; the tick takes them after the lease
+            log.exception("feed %s: could not hand on %d new stories", p.feed.id, len(new))
+        finally:
+            p.taken_in()
+
+
+def internal(exc: Exception) -> FetchError:
+    return FetchError("internal", f"internal: {type(exc).__name__}")
 
 
 def absorb(r: redis.Redis, feed, result, settings: Settings, writes=None, websub_state=None) -> list[str]:
@@ -81,7 +155,7 @@ def absorb(r: redis.Redis, feed, result, settings: Settings, writes=None, websub
     if isinstance(result, FetchError):
         metrics.polled(result.kind, changed=False)
         log.warning("feed %s: %s", feed.id, result)
-        record_error(r, feed, result, settings, now)
+        record_error(r, feed, result, settings, now, writes)
         return []
     parsed, body_hash = parse_if_changed(feed, result)
     metrics.polled(None, changed=parsed is not None)
@@ -99,9 +173,15 @@ def route_stories(r: redis.Redis, story_ids: list[str], settings: Settings) -> l
     return fanout.create_deliveries(r, story_ids, settings)
 
 
+def start_alerts(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> Countdown:
+    """Start sending what is due of these deliveries and return at once (what a deliver task does):
+    each send is recorded as it ends; retries and held alerts come back through the tick."""
+    return dispatch.send_deliveries(r, delivery_ids, settings)
+
+
 def send_alerts(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
-    """Send what is due of these deliveries; retries and held alerts come back through the tick."""
-    dispatch.send_deliveries(r, delivery_ids, settings)
+    """Send these deliveries and wait until every send is recorded (tests, benchmarks)."""
+    start_alerts(r, delivery_ids, settings).wait(WAIT_AT_MOST)
 
 
 def renew_subscriptions(

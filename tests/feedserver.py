@@ -10,7 +10,9 @@ and can be told to misbehave (slow, drip, gzip bomb, redirects, error statuses, 
 
 Behaviours (`behave(path, kind, **opts)`; they stay until `behave(path, None)`):
     slow         seconds=N       wait N s, then answer as usual
-    drip         interval=1.0    send 200 headers, then one byte per interval until the client goes
+    drip         interval=1.0, full=False    send 200 headers, then one byte per interval until the
+                                 client goes; full=True: the path's own body, its whole
+                                 Content-Length declared, one byte per interval (a slow host)
     gzip_bomb    size=100 MiB    a small gzip body (Content-Encoding: gzip) inflating to `size` zeros
     redirect     to=URL_OR_PATH, status=302    chain several paths to build chains or loops
     status       code=429, headers={...}, body=b""   e.g. code=429, headers={"Retry-After": "120"}
@@ -18,7 +20,7 @@ Behaviours (`behave(path, kind, **opts)`; they stay until `behave(path, None)`):
                                          (None: no Content-Length, the body ends when we close)
 
 What to serve is looked up by the request path, then by the path without its query string.
-`requests` records every request in order as Request(method, path, headers); `max_in_flight`,
+`requests` records every request in order as Request(method, path, headers, at); `max_in_flight`,
 `max_connections` and `open_connections` tell how many were answered or open at once.
 
 The local address is refused by the address guard unless private hosts are allowed: tests that
@@ -53,6 +55,7 @@ class Request(NamedTuple):
     method: str
     path: str
     headers: HTTPMessage
+    at: float = 0.0  # time.time() when the request arrived
 
 
 @dataclass
@@ -236,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         feeds = self.server.feeds
         feeds.arrived.append((time.time(), self.path))
-        feeds.requests.append(Request(self.command, self.path, self.headers))
+        feeds.requests.append(Request(self.command, self.path, self.headers, time.time()))
         with feeds._answering(), contextlib.suppress(ConnectionError, TimeoutError):
             kind, opts = feeds._lookup(feeds._behaviours, self.path) or ("normal", {})
             _BEHAVIOURS[kind](self, **opts)
@@ -259,15 +262,23 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.feeds._stopping.wait(seconds):
             self._normal()
 
-    def _drip(self, interval: float = 1.0) -> None:
+    def _drip(self, interval: float = 1.0, full: bool = False) -> None:
+        content = self.server.feeds._lookup(self.server.feeds._contents, self.path)
+        body = content.body if full and content else b""
         self.send_response(200)
         self.send_header("Content-Type", "application/rss+xml")
+        if full:
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
+        sent = 0
         while not self.server.feeds._stopping.is_set() and not self._client_gone(interval):
-            self.wfile.write(b" ")
+            if full and sent >= len(body):
+                return
+            self.wfile.write(body[sent : sent + 1] if full else b" ")
             self.wfile.flush()
+            sent += 1
 
     def _gzip_bomb(self, size: int = 100 * 1024 * 1024) -> None:
         headers = {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"}

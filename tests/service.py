@@ -48,6 +48,12 @@ class Service:
         os.killpg(proc.pid, sig)
         proc.wait(timeout=15)
 
+    def stop_one(self, name: str, timeout: float = 15) -> None:
+        """SIGTERM to the process alone (not its group): Celery's warm shutdown, as a supervisor does."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=timeout)
+
     def stop(self) -> None:
         for name in list(self.procs):
             proc = self.procs[name]

@@ -135,6 +135,44 @@ class HttpSink:
         self.server.server_close()
 
 
+class HangingSink:
+    """A webhook receiver that never answers: it reads the request line and headers, never the
+    body, and holds the connection until the test ends. The sender cannot tell what arrived."""
+
+    def __init__(self):
+        self.requests: list[float] = []  # when each request's headers arrived
+        self.stopping = threading.Event()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's hook name
+                sink.requests.append(time.time())
+                sink.stopping.wait(120)
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
+        self.port = self.server.server_address[1]
+
+    def url(self, path: str = "/hook") -> str:
+        return f"json://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> HangingSink:
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
     """Poll until predicate() is truthy; return its value, or the last falsy one at the timeout."""
     deadline = time.monotonic() + timeout

@@ -24,6 +24,7 @@ from notifier.alerts.render import (
     CHANNELS,
     Links,
     render_for,
+    render_shared,
     web_link,
 )
 from notifier.alerts.templating import cut, sandbox
@@ -147,6 +148,22 @@ def test_a_native_slack_webhook_url_is_slack_and_an_unknown_url_is_text():
         == "slack"
     )
     assert channel_for("nonsense://whatever") == "text"
+
+
+@pytest.mark.parametrize("channel", sorted(URLS))
+def test_a_rendering_shared_by_a_batch_is_what_each_reader_would_get_alone(settings, channel):
+    story = corpus_story(FEEDS[0]) | {"id": "s1"}
+    shared: dict = {}
+    for token in ("0" * 32, "f" * 32, "0123456789abcdef" * 2):
+        links = Links(
+            manage_url="https://alerts.example.com/",
+            unsubscribe_url=f"https://alerts.example.com/unsubscribe/{token}",
+        )
+        alone = render_for(URLS[channel], story, [Topic("world", "world")], settings, links)
+        assert (
+            render_shared(shared, URLS[channel], story, [Topic("world", "world")], settings, links) == alone
+        )
+    assert len(shared) == (0 if channel == "ntfy" else 1)  # ntfy's parameters come from each URL
 
 
 @pytest.mark.parametrize("feed", FEEDS)

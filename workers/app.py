@@ -135,3 +135,14 @@ def _beat_heartbeat(sender=None, **_):
             alive.touch(get_settings().data_dir, "beat")
         except Exception:  # noqa: BLE001 - a heartbeat must never break the publish it rides on
             pass
+
+
+@signals.worker_process_shutdown.connect
+def _hand_back_polls(**_):
+    """A poll process on its way out gives back the feeds it had not fetched yet."""
+    from notifier import pipeline  # here, not at the top: beat and the API need none of it
+
+    try:
+        pipeline.hand_back_polls(shared_client())
+    except Exception:  # noqa: BLE001 - the lease brings them back anyway, a little later
+        logging.getLogger(__name__).warning("could not give back the feeds in flight", exc_info=True)

@@ -27,8 +27,9 @@ def child_commands() -> dict[str, list[str]]:
         "worker-tick": workers + ["worker", "--queues", "tick", "--pool", "solo", "--name", "tick"],
         "worker-poll": workers
         + ["worker", "--queues", "poll", "--pool", "prefork", "--concurrency", "2", "--name", "poll"],
+        # two processes, each sending on its own event loop and lane threads: both cores send
         "worker-deliver": workers
-        + ["worker", "--queues", "deliver", "--pool", "threads", "--concurrency", "8", "--name", "deliver"],
+        + ["worker", "--queues", "deliver", "--pool", "prefork", "--concurrency", "2", "--name", "deliver"],
         "beat": workers + ["beat"],
         "api": me + ["api"],
     }

@@ -12,7 +12,7 @@ from notifier.core.due import chunks
 from notifier.settings import get_settings
 from workers.app import app
 
-POLL_BATCH = 200  # feeds fetched concurrently by one task, over its process's kept-alive session
+POLL_BATCH = 200  # feeds handed to a poll process's event loop by one task
 DELIVER_BATCH = 20
 BIG_DELIVER_BATCH = 200  # a story for thousands: fewer messages (each costs ~1.5 ms to enqueue)
 
@@ -44,9 +44,13 @@ def renew_websub(feed_ids: list[str]) -> None:
 
 @app.task(ignore_result=True)
 def poll(feed_ids: list[str]) -> None:
-    new = pipeline.poll_feeds(shared_client(), feed_ids, get_settings())
-    if new:
-        fan_out.delay(new)
+    """Hands the feeds to this process's event loop and returns: each is recorded as its own fetch
+    ends, and its new stories are fanned out right then (`fan_out_now`, on the recording thread)."""
+    pipeline.start_polls(shared_client(), feed_ids, get_settings(), on_new=fan_out_now)
+
+
+def fan_out_now(story_ids: list[str]) -> None:
+    fan_out.delay(story_ids)
 
 
 @app.task(ignore_result=True)
@@ -58,4 +62,6 @@ def fan_out(story_ids: list[str]) -> None:
 
 @app.task(ignore_result=True)
 def deliver(delivery_ids: list[str]) -> None:
-    pipeline.send_alerts(shared_client(), delivery_ids, get_settings())
+    """Starts the sends on this process's event loop and lane threads and returns: each is
+    recorded as it ends, so a destination that hangs holds neither this task nor anyone else."""
+    pipeline.start_alerts(shared_client(), delivery_ids, get_settings())

@@ -1,6 +1,8 @@
 """Sending what the ledger says is due: one alert, or every held alert of one URL as a digest.
 
-Each send is at most once: a compare-and-set in the ledger decides who sends. A failure retries
+Each send is at most once: a compare-and-set in the ledger decides who sends. The caller does not
+wait for the network: sends start, and each is recorded the moment it ends (`OUTCOMES`), so one
+destination that hangs holds only its own deliveries. A failure retries
 only that URL, with exponential backoff and jitter, until the alert is too old to be worth it;
 a permanent failure disables the URL and tells the subscriber through their other URLs.
 """
@@ -10,12 +12,14 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import dataclass
 
 import redis
 
 from notifier.alerts import ledger, notices, pacing, sending
 from notifier.alerts.channels.base import DeliveryError
 from notifier.core import metrics
+from notifier.core.drain import Countdown, Drain
 from notifier.models import Delivery, find_url
 from notifier.settings import Settings
 from notifier.stories import claim, store
@@ -23,18 +27,20 @@ from notifier.stories import claim, store
 log = logging.getLogger(__name__)
 FAILING_MEMORY = 7 * 24 * 3600  # `status` shows URLs that failed within the last week
 INTERRUPTED = "interrupted during send; not resent to avoid a duplicate"
+STALLED = 5.0  # seconds without a send to a destination ending, while more wait: it hangs
+OUTCOMES = Drain("notifier-send-results")  # every send's end, recorded as it comes
 
 
-def send_deliveries(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
-    """Send a batch: settle what is not ours to send, pace, claim, render, send, record."""
+def send_deliveries(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> Countdown:
+    """Send a batch: settle what is not ours to send, pace, claim, render, start the sends, and
+    return; each send is recorded as it ends (the countdown says when all are)."""
     now = time.time()
     records = ledger.get_many(r, delivery_ids)
     gone = set(delivery_ids) - {rec.id for rec in records}
     if gone:  # expired with their story: nothing left to send, so nothing left to wait for
         r.zrem("deliveries:due", *gone)
     ready = [rec for rec in records if triage(r, rec, settings, now)]
-    if ready:
-        send_ready(r, ready, settings)
+    return send_ready(r, ready, settings) if ready else Countdown(0)
 
 
 def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> bool:
@@ -58,7 +64,7 @@ def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> 
     return False
 
 
-def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> None:
+def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> Countdown:
     subscribers = {s.name: s for s in store.get_subscribers(r, sorted({rec.subscriber for rec in records}))}
     urls = {rec.id: url_of(rec, subscribers, settings) for rec in records}
     for rec in [rec for rec in records if urls[rec.id] is None]:
@@ -66,7 +72,10 @@ def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> N
     waiting = [rec for rec in records if urls[rec.id]]
     waits = pacing.take_each(r, [pacing.destination_keys(urls[rec.id]) for rec in waiting])
     later = {rec.id: time.time() + wait for rec, wait in zip(waiting, waits, strict=True) if wait > 0}
-    if later:  # waiting for a token is not a failure: state and attempts stay as they are
+    for rec in waiting:  # a destination that hangs gets no more sends queued behind the ones it holds
+        if rec.id not in later and sending.stalled(urls[rec.id], settings, STALLED):
+            later[rec.id] = time.time() + STALLED
+    if later:  # waiting for a token, or for a destination, is not a failure: state and attempts stay
         r.zadd("deliveries:due", later, xx=True)
     owned = set(
         ledger.begin_many(
@@ -74,18 +83,39 @@ def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> N
         )
     )
     mine = [rec for rec in waiting if rec.id in owned]
-    if not mine:
-        return
-    results = sending.send_rendered(r, mine, urls, settings, set(subscribers))
-    ledger.sent_many(r, [rec.id for rec in mine if results[rec.id] is None])
-    metrics.delivered([rec.target for rec in mine if results[rec.id] is None], "sent")
-    for rec in mine:
-        error = results[rec.id]
-        if error is not None and error.deferred:
-            ledger.defer(r, rec.id, time.time() + error.retry_after)
-        elif error is not None:
-            outcome(r, [rec], error, settings, url=urls[rec.id])
-    log.info("sent %d of %d alert(s)", sum(v is None for v in results.values()), len(mine))
+    countdown = Countdown(len(mine))
+    if mine:
+        take_in = _Outcomes(r, settings)
+        each = lambda rec, error: OUTCOMES.put(take_in, (rec, urls[rec.id], error, countdown))  # noqa: E731
+        sending.start_sends(r, mine, urls, settings, set(subscribers), each)
+    return countdown
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    """Records ended sends, on the recording thread; equal ones share one batch."""
+
+    r: redis.Redis
+    settings: Settings
+
+    def __call__(self, ended: list[tuple]) -> None:
+        record_outcomes(self.r, ended, self.settings)
+
+
+def record_outcomes(r: redis.Redis, ended: list[tuple], settings: Settings) -> None:
+    """(record, url, error or None, countdown) of sends that ended: the sent ones in one round trip."""
+    try:
+        ledger.sent_many(r, [rec.id for rec, _, error, _ in ended if error is None])
+        metrics.delivered([rec.target for rec, _, error, _ in ended if error is None], "sent")
+        for rec, url, error, _ in ended:
+            if error is not None and error.deferred:
+                ledger.defer(r, rec.id, time.time() + error.retry_after)
+            elif error is not None:
+                outcome(r, [rec], error, settings, url=url)
+        log.info("sent %d of %d alert(s)", sum(error is None for _, _, error, _ in ended), len(ended))
+    finally:
+        for *_, countdown in ended:
+            countdown.one_done()
 
 
 def url_of(record: Delivery, subscribers: dict, settings: Settings) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
@@ -101,6 +102,34 @@ def push_payload(story: dict, title_limit: int, body_limit: int) -> str:
     """What our service worker shows: a title, a short body, and where a click leads."""
     shown = {"title": cut(story["title"], title_limit), "body": cut(story["summary"], body_limit)}
     return json.dumps(shown | {"url": story["link"], "tag": story["id"]}, ensure_ascii=False)
+
+
+# A stand-in for a subscriber's unsubscribe token while one rendering is shared: as long as a real
+# token (32 hex digits), so every cut `fit` makes lands where it would, and unlike any story text.
+_STAND_IN = secrets.token_hex(16)
+
+
+def render_shared(
+    shared: dict, url: str, story: dict, topics: Sequence[Topic], settings: Settings, links: Links | None
+) -> Rendered:
+    """`render_for`, but rendered once per (channel, limits, story, topics) for a batch: each
+    subscriber's unsubscribe token is filled in afterwards. `shared` is the batch's cache.
+    ntfy builds its parameters from the subscriber's URL, so it renders each time."""
+    plugin = plugin_for(url)
+    name = _channel_of(plugin)
+    token = (links.unsubscribe_url or "").rpartition("/")[2] if links else ""
+    if name == "ntfy" or len(token) != len(_STAND_IN):
+        return render_for(url, story, topics, settings, links)
+    key = (name, _limits(name, CHANNELS[name], plugin), story.get("id"), tuple(topics), links.manage_url)
+    if key not in shared:
+        unsubscribe = links.unsubscribe_url[: -len(token)] + _STAND_IN
+        stand_in = dataclasses.replace(links, unsubscribe_url=unsubscribe)
+        shared[key] = render_for(url, story, topics, settings, stand_in)
+    first = shared[key]
+    headers = {name: value.replace(_STAND_IN, token) for name, value in first.headers.items()}
+    params = _apprise_params(name, url, {}, topics, headers)
+    title, body = first.title.replace(_STAND_IN, token), first.body.replace(_STAND_IN, token)
+    return Rendered(title, body, first.body_format, with_params(url, params), headers, name)
 
 
 def template_data(story: dict, topics: Sequence[Topic | str], links: Links) -> dict:

@@ -1,12 +1,17 @@
 """Render and send a batch of deliveries that the ledger has given us to send.
 
 A handful of Redis round trips per batch (stories, matched topics, unsubscribe links), not per
-alert; json:// webhooks and mailto:// e-mail go through the pooled fast path, concurrently, and
-every other service through Apprise, one call per URL. Deciding what a failure means is the
-caller's business: this returns, per delivery id, None or the DeliveryError.
+alert; json:// webhooks and mailto:// e-mail go through the pooled fast path, and every other
+service through Apprise, one call per URL on its destination's own lane thread. Sends start and
+the call returns; each result is handed on as its own send ends, so a destination that hangs holds
+only its own deliveries. Deciding what a failure means is the caller's business.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
 
 import redis
 
@@ -16,11 +21,16 @@ from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
 from notifier.alerts.links import links_many
 from notifier.alerts.mail_threads import threaded
-from notifier.alerts.render import Rendered, render_for
+from notifier.alerts.render import Rendered, render_for, render_shared
 from notifier.core import metrics
+from notifier.core.drain import Countdown
+from notifier.core.lanes import SerialLanes
 from notifier.models import Delivery
 from notifier.settings import Settings
 from notifier.stories import claim, events, store
+
+APPRISE_LANES = SerialLanes("notifier-apprise")  # a destination's Apprise sends in order, on its own thread
+_told_to_wait: dict[str, float] = {}  # destination -> monotonic time its provider asked us to wait until
 
 
 def for_apprise(url: str) -> str:
@@ -39,50 +49,100 @@ def render_batch(
     topics = store.list_topics(r)
     pairs = [(rec.subscriber, for_apprise(urls[rec.id])) for rec in records if rec.subscriber in subscribers]
     links = links_many(r, settings, pairs)
-    rendered = {}
-    parents = events.parents_of(r, [(rec.story, rec.id) for rec in records])
+    rendered, shared = {}, {}  # shared: one rendering per story and channel, links filled in after
+    parents = events.parents_of(r, [(rec.story, rec.id) for rec in records])  # threads of updates
     for rec in records:
         story, clean = stories.get(rec.story), for_apprise(urls[rec.id])
         if story is not None:
             chosen = [t for t in topics if t.name in matched.get(rec.story, ())]
-            one = render_for(clean, story, chosen, settings, links.get((rec.subscriber, clean)))
+            link = links.get((rec.subscriber, clean))
+            one = render_shared(shared, clean, story, chosen, settings, link)
             rendered[rec.id] = threaded(one, clean, rec.id, parents.get(rec.id))
     return rendered, stories
 
 
-def send_rendered(
-    r: redis.Redis, records: list[Delivery], urls: dict[str, str], settings: Settings, subscribers: set[str]
-) -> dict[str, DeliveryError | None]:
+def start_sends(
+    r: redis.Redis,
+    records: list[Delivery],
+    urls: dict[str, str],
+    settings: Settings,
+    subscribers: set[str],
+    on_each: Callable[[Delivery, DeliveryError | None], None],
+) -> None:
+    """Render a batch and start every send; return at once. `on_each(record, None or the error)`
+    runs as each send ends, on the thread that ended it: a slow destination holds only its own."""
     rendered, stories = render_batch(r, records, urls, settings, subscribers)
-    results: dict[str, DeliveryError | None] = {}
+    told = on_each
+
+    def on_each(rec: Delivery, error: DeliveryError | None) -> None:
+        metrics.sent_after_publication([rec], stories, {rec.id: error})
+        told(rec, error)
+
     fast, slow = [], []
     for rec in records:
         if rec.id not in rendered:
-            results[rec.id] = DeliveryError("the story is gone", permanent=True)
+            on_each(rec, DeliveryError("the story is gone", permanent=True))
         elif pooled.supports(for_apprise(urls[rec.id])):
             fast.append(rec)
         else:
             slow.append(rec)
     if fast:
         jobs = [pooled.Job.for_rendered(rendered[rec.id], for_apprise(urls[rec.id])) for rec in fast]
-        errors = pooled.send_batch(jobs, allow_private=settings.allow_private_hosts)
-        results.update(zip([rec.id for rec in fast], errors, strict=True))
-    told_to_wait: dict[str, float] = {}  # destination -> Retry-After seconds, from an earlier send
+        pooled.submit(
+            jobs, lambda i, error: on_each(fast[i], error), allow_private=settings.allow_private_hosts
+        )
     for rec in slow:
-        url = for_apprise(urls[rec.id])
         destination = pacing.destination_keys(urls[rec.id])[0][0]
-        if destination in told_to_wait:
-            results[rec.id] = deferred(told_to_wait[destination])
-            continue
-        results[rec.id] = send_one(url, rendered[rec.id], settings)
-        if results[rec.id] is not None and results[rec.id].retry_after:
-            told_to_wait[destination] = results[rec.id].retry_after
-    metrics.sent_after_publication(records, stories, results)
+        args = (destination, for_apprise(urls[rec.id]), rendered[rec.id], settings)
+        sent = APPRISE_LANES.submit(destination, through_lane, *args)
+        sent.add_done_callback(lambda done, rec=rec: on_each(rec, _outcome(done)))
+
+
+def send_rendered(
+    r: redis.Redis, records: list[Delivery], urls: dict[str, str], settings: Settings, subscribers: set[str]
+) -> dict[str, DeliveryError | None]:
+    """`start_sends`, waiting for every result: delivery id -> None or the DeliveryError."""
+    results: dict[str, DeliveryError | None] = {}
+    countdown = Countdown(len(records))
+
+    def done(rec: Delivery, error: DeliveryError | None) -> None:
+        results[rec.id] = error
+        countdown.one_done()
+
+    start_sends(r, records, urls, settings, subscribers, done)
+    countdown.wait()
     return results
 
 
+def stalled(url: str, settings: Settings, seconds: float) -> bool:
+    """Sends to this URL's destination wait in this process and none has ended for `seconds`:
+    it hangs, and more sends would only queue behind the ones it holds."""
+    clean = for_apprise(url)
+    if pooled.supports(clean):
+        return pooled.stalled(clean, seconds, allow_private=settings.allow_private_hosts)
+    return APPRISE_LANES.stalled(pacing.destination_keys(url)[0][0], seconds)
+
+
+def through_lane(destination: str, url: str, rendered: Rendered, settings: Settings) -> DeliveryError | None:
+    """One Apprise send on its destination's lane; not tried while the provider said to wait."""
+    wait = _told_to_wait.get(destination, 0.0) - time.monotonic()
+    if wait > 0:
+        return deferred(wait)
+    error = send_one(url, rendered, settings)
+    if error is not None and error.retry_after:
+        _told_to_wait[destination] = time.monotonic() + error.retry_after
+    return error
+
+
+def _outcome(done: Future) -> DeliveryError | None:
+    try:
+        return done.result()
+    except Exception as exc:  # noqa: BLE001 - through_apprise returns its errors; this is a surprise
+        return DeliveryError(f"the sender failed ({type(exc).__name__})")
+
+
 def deferred(seconds: float) -> DeliveryError:
-    """Not tried: the provider told an earlier send of this batch to wait. Not a failed attempt."""
+    """Not tried: the provider told an earlier send to this destination to wait. Not a failed attempt."""
     error = DeliveryError(f"provider asked to wait {seconds:.0f} s", retry_after=seconds)
     error.deferred = True
     return error

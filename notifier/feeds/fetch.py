@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
 import aiohttp
 from yarl import URL
 
 from notifier.core import netguard
+from notifier.core.lanes import Lanes
 from notifier.core.redact import redact  # scheme://host only: paths and queries can hold tokens
 from notifier.core.retry_after import parse_retry_after
 from notifier.settings import Settings
@@ -92,8 +92,10 @@ class FetchResult:
 def make_session(limits: FetchLimits) -> aiohttp.ClientSession:
     """Every connection goes through the address guard. Make it in a running loop; `async with` it."""
     resolver = netguard.GuardedResolver(limits.allow_private, policy=limits.policy)
+    # No overall cap here: the caller's lanes keep `concurrency` fetches busy at once and let a
+    # fetch held up by its host stop counting; a cap in the connector would queue behind those.
     connector = aiohttp.TCPConnector(
-        resolver=resolver, limit=limits.concurrency, limit_per_host=limits.per_host, ttl_dns_cache=10
+        resolver=resolver, limit=0, limit_per_host=limits.per_host, ttl_dns_cache=10
     )
     timeout = aiohttp.ClientTimeout(sock_connect=limits.connect_timeout, sock_read=limits.read_timeout)
     # A short DNS cache is safe: the resolver refuses internal answers before they are cached.
@@ -212,27 +214,28 @@ def _map_error(exc: Exception, url: URL) -> FetchError:
     return FetchError(kind, f"{kind}: {detail} ({type(exc).__name__})")
 
 
-async def fetch_many(
-    requests: list[FetchRequest], limits: FetchLimits, session: aiohttp.ClientSession | None = None
-) -> list[FetchResult | FetchError]:
-    """Fetch all at once over one session; results in the order of `requests`, errors returned.
-    A fetch waits for a free slot (overall and per host) before its deadline starts running.
-    Pass a long-lived `session` to keep connections alive from one batch to the next."""
-    slots = asyncio.Semaphore(limits.concurrency)
-    hosts = defaultdict(lambda: asyncio.Semaphore(limits.per_host))
+async def fetch_many(requests: list[FetchRequest], limits: FetchLimits) -> list[FetchResult | FetchError]:
+    """Fetch all at once over a session of their own; results in the order of `requests`, errors
+    returned (the CLI and tests: the service polls through `notifier.feeds.poller`).
+    A fetch waits for a free slot (overall and per host) before its deadline starts running."""
+    lanes = Lanes(limits.per_host, limits.concurrency)
+    async with make_session(limits) as session:
 
-    async def one(session, request: FetchRequest) -> FetchResult | FetchError:
-        conditions = {"etag": request.etag, "last_modified": request.last_modified}
-        async with hosts[request.url.partition("://")[2].partition("/")[0].lower()], slots:  # netloc
+        async def one(request: FetchRequest) -> FetchResult | FetchError:
+            conditions = {"etag": request.etag, "last_modified": request.last_modified}
             try:
-                return await fetch_one(session, request.url, **conditions, limits=limits)
+                return await lanes.run(
+                    host_of(request.url), lambda: fetch_one(session, request.url, **conditions, limits=limits)
+                )
             except FetchError as exc:
                 return exc
 
-    if session is not None:
-        return list(await asyncio.gather(*(one(session, request) for request in requests)))
-    async with make_session(limits) as own:
-        return list(await asyncio.gather(*(one(own, request) for request in requests)))
+        return list(await asyncio.gather(*(one(request) for request in requests)))
+
+
+def host_of(url: str) -> str:
+    """The host and port a URL names: what a per-host share of connections is counted by."""
+    return url.partition("://")[2].partition("/")[0].lower()
 
 
 def fetch(

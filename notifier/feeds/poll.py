@@ -15,8 +15,11 @@ from notifier.settings import Settings
 from notifier.stories import store
 
 
-def record_error(r: redis.Redis, feed: Feed, error: FetchError, settings: Settings, now: float) -> None:
-    """Count the error, back off, and disable the feed once it has failed long enough."""
+def record_error(
+    r: redis.Redis, feed: Feed, error: FetchError, settings: Settings, now: float, writes=None
+) -> None:
+    """Count the error, back off, and disable the feed once it has failed long enough.
+    `writes`: a pipeline to queue the usual update on (disabling is written at once)."""
     errors = feed.errors + 1
     first = feed.first_error_at or now
     delay, reason = cadence.backoff(max(feed.interval, settings.min_interval), errors, error.retry_after)
@@ -35,7 +38,7 @@ def record_error(r: redis.Redis, feed: Feed, error: FetchError, settings: Settin
         r.zrem("feeds:due", feed.id)
         notices.feed_disabled(r, store.get_feed(r, feed.id), why, settings)
         return
-    store.update_feed(r, feed.id, next_poll=now + cadence.jittered(delay), **changes)
+    store.update_feed(r, feed.id, next_poll=now + cadence.jittered(delay), pipe=writes, **changes)
 
 
 def record_success(
@@ -80,6 +83,8 @@ def record_success(
     )
     interval, reason = websub.safety_net(r, feed, interval, reason, settings, now, known=websub_state)
     changes["interval_reason"] = reason
+    # only what moved: a steady 304 writes two fields, not nine (most polls are steady 304s)
+    changes = {name: value for name, value in changes.items() if getattr(feed, name) != value}
     store.update_feed(r, feed.id, next_poll=now + cadence.jittered(interval), pipe=writes, **changes)
 
 
@@ -110,6 +115,13 @@ def observe_publishing(
         watched_since=feed.watched_since or now,
         default=feed.interval,
     )
+
+
+def body_changed(feed: Feed, result: FetchResult | FetchError) -> bool:
+    """A body to parse: a 2xx whose bytes differ from what we parsed last time."""
+    if not isinstance(result, FetchResult) or result.status == 304 or result.body is None:
+        return False
+    return hashlib.sha256(result.body).hexdigest() != feed.body_hash
 
 
 def parse_if_changed(feed: Feed, result: FetchResult) -> tuple[ParsedFeed | None, str | None]:

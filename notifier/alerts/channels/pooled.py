@@ -6,12 +6,14 @@ e-mail we send ourselves over pooled connections (fastpath_http, fastpath_smtp),
 setting from the plugin object Apprise parses from the URL, so the URL means what it means to
 Apprise. A URL using a feature we do not reproduce exactly is not `supports()`ed: Apprise sends it.
 
-    if all(fastpath.supports(job.url) for job in jobs):
-        errors = fastpath.send_batch(jobs, allow_private=settings.allow_private_hosts)
+    if all(pooled.supports(job.url) for job in jobs):
+        errors = pooled.send_batch(jobs, allow_private=settings.allow_private_hosts)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,9 +27,13 @@ from notifier.alerts.channels import email_message, smtp, webhook
 from notifier.alerts.channels.base import DeliveryError, Message, failed, plugin_for
 from notifier.alerts.render import Rendered
 from notifier.core import netguard
+from notifier.core.drain import Countdown
+from notifier.core.lanes import SerialLanes
 from notifier.core.redact import redact, remember_secrets
 
-__all__ = ["Job", "failed", "send_batch", "supports"]
+__all__ = ["Job", "failed", "send_batch", "stalled", "submit", "supports"]
+
+SMTP_LANES = SerialLanes("notifier-smtp")  # one thread, and so one connection per account, per server
 
 SCHEMES = {"json": NotifyJSON, "jsons": NotifyJSON, "mailto": NotifyEmail, "mailtos": NotifyEmail}
 
@@ -76,37 +82,75 @@ def _plain_send(plugin: NotifyBase) -> bool:
     )
 
 
-def send_batch(
+def submit(
     jobs: list[Job],
+    on_each: Callable[[int, DeliveryError | None], None],
     *,
     allow_private: bool,
     timeout: float = 15.0,
     policy: netguard.AddressPolicy | None = None,
-) -> list[DeliveryError | None]:
-    """Send every job; one result per job, in order: None when sent, else a DeliveryError.
+) -> None:
+    """Start every job and return at once; `on_each(i, None or the DeliveryError)` runs as job
+    i's send ends (on the event loop's thread or an SMTP lane's).
 
-    Webhooks go out concurrently on this process's event loop while the e-mails go out here, in
-    order, over this thread's pooled SMTP connections. `policy` (tests) replaces allow_private's rule.
+    Webhooks go out concurrently on this process's event loop; e-mails in order on their SMTP
+    server's own lane thread, over its pooled connection. `policy` (tests) replaces allow_private's rule.
     """
     messages = [_message(job) for job in jobs]
-    hooks = [i for i, m in enumerate(messages) if isinstance(m, Message) and isinstance(m.plugin, NotifyJSON)]
-    pending = webhook.submit([messages[i] for i in hooks], allow_private, policy, timeout) if hooks else None
-    results = [m if isinstance(m, DeliveryError) else None for m in messages]
+    hooks = []
     for i, message in enumerate(messages):
-        if isinstance(message, Message) and isinstance(message.plugin, NotifyEmail):
-            results[i] = smtp.send(message, allow_private, policy, timeout)
-    for i, result in zip(hooks, _webhook_results(pending, len(hooks)), strict=True):
-        results[i] = result
+        if isinstance(message, DeliveryError):
+            on_each(i, message)
+        elif isinstance(message.plugin, NotifyJSON):
+            hooks.append(i)
+        else:  # built here, so the server's lane thread spends its turn on the exchange alone
+            text = _built(message)
+            if isinstance(text, DeliveryError):
+                on_each(i, text)
+                continue
+            lane = smtp.server_of(message.plugin, allow_private, policy)
+            sent = SMTP_LANES.submit(lane, smtp.send, message, text, allow_private, policy, timeout)
+            sent.add_done_callback(lambda done, i=i: on_each(i, _outcome(done)))
+    if hooks:
+        each_hook = lambda k, error: on_each(hooks[k], error)  # noqa: E731
+        webhook.start([messages[i] for i in hooks], allow_private, policy, timeout, each_hook)
+
+
+def send_batch(jobs: list[Job], **options) -> list[DeliveryError | None]:
+    """`submit`, waiting for every result; one per job, in order: None when sent, else the error."""
+    results: list[DeliveryError | None] = [None] * len(jobs)
+    countdown = Countdown(len(jobs))
+
+    def done(i: int, error: DeliveryError | None) -> None:
+        results[i] = error
+        countdown.one_done()
+
+    submit(jobs, done, **options)
+    countdown.wait()
     return results
 
 
-def _webhook_results(pending, count: int) -> list[DeliveryError | None]:
-    if pending is None:
-        return []
+def stalled(url: str, seconds: float, *, allow_private: bool, policy=None) -> bool:
+    """Sends to this URL's destination (webhook host, SMTP server) wait here, none ended for `seconds`."""
+    plugin = plugin_for(url)
+    if isinstance(plugin, NotifyJSON):
+        where = f"{plugin.host}:{plugin.port or (443 if plugin.secure else 80)}"
+        return webhook.stalled(allow_private, policy, where, seconds)
+    return bool(plugin) and SMTP_LANES.stalled(smtp.server_of(plugin, allow_private, policy), seconds)
+
+
+def _built(message: Message) -> str | DeliveryError:
     try:
-        return pending.result()
-    except Exception as exc:  # noqa: BLE001 - e.g. no session could be made: every webhook failed
-        return [failed(f"the webhook sender failed ({type(exc).__name__})")] * count
+        return email_message.build(message)
+    except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+        return failed(f"cannot build the e-mail for {message.where} ({type(exc).__name__})")
+
+
+def _outcome(done: Future) -> DeliveryError | None:
+    try:
+        return done.result()
+    except Exception as exc:  # noqa: BLE001 - smtp.send returns its errors; this is a surprise
+        return failed(f"the e-mail sender failed ({type(exc).__name__})")
 
 
 def _message(job: Job) -> Message | DeliveryError:

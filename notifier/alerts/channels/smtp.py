@@ -22,7 +22,6 @@ from functools import cache
 from apprise.plugins.email.common import SecureMailMode
 
 from notifier.alerts.channels.base import DeliveryError, Message, failed
-from notifier.alerts.channels.email_message import build
 from notifier.core import netguard
 
 IDLE_CHECK = 30.0  # a connection unused this long is asked NOOP first: servers drop idle clients
@@ -38,12 +37,18 @@ class _Stale(Exception):
     """A reused connection the server had closed: nothing of the message was sent on it."""
 
 
-def send(message: Message, allow_private: bool, policy, timeout: float) -> DeliveryError | None:
+def send(message: Message, text: str, allow_private: bool, policy, timeout: float) -> DeliveryError | None:
+    """Send `text` (the message built by `email_message.build`) over this thread's pooled connection."""
     try:
-        _send_pooled(message.plugin, build(message), allow_private, policy, timeout)
+        _send_pooled(message.plugin, text, allow_private, policy, timeout)
     except Exception as exc:  # noqa: BLE001 - every failure becomes this job's result
         return _failure(exc, message)
     return None
+
+
+def server_of(plugin, allow_private: bool, policy) -> tuple:
+    """The SMTP server a message goes to: what its sends queue behind (one lane per server)."""
+    return (plugin.smtp_host, plugin.port, allow_private, policy)
 
 
 # --- the pool ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass
 from json import dumps
 from urllib.parse import urlencode
@@ -23,9 +23,10 @@ from yarl import URL
 from notifier.alerts.channels import httpwatch
 from notifier.alerts.channels.base import DeliveryError, Message, failed
 from notifier.core import loop, netguard
+from notifier.core.lanes import Lanes
 from notifier.core.retry_after import parse_retry_after
 
-CONNECTIONS = 50  # per process: the aiohttp limit measured in LIMITS.md is reached by c=50
+CONNECTIONS = 50  # per destination and process: the aiohttp limit in LIMITS.md is reached by c=50
 MAX_REDIRECTS = 3
 MAX_BODY = 64 * 1024  # a webhook's answer is read so its connection can be reused; a bigger one is not
 _STATUS_MOVED = {301, 302, 303, 307, 308}
@@ -77,10 +78,11 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode("latin1")).decode()  # as requests
 
 
-def submit(messages: list[Message], allow_private: bool, policy, timeout: float) -> Future:
-    """Start sending on this process's loop; the future gives one result per message, in order."""
+def start(messages: list[Message], allow_private: bool, policy, timeout: float, on_each: Callable) -> None:
+    """Start sending on this process's loop and return at once; `on_each(i, error or None)` runs
+    on the loop as message i's send ends. A destination's sends wait only for its own lane."""
     requests = [_prepared(message) for message in messages]
-    return loop.submit(_send_all(requests, allow_private, policy, timeout))
+    loop.call_soon(_start_all, requests, allow_private, policy, timeout, on_each)
 
 
 def _prepared(message: Message) -> Request | DeliveryError:
@@ -90,14 +92,17 @@ def _prepared(message: Message) -> Request | DeliveryError:
         return failed(f"cannot build the request for {message.where} ({type(exc).__name__})")
 
 
-def _session(allow_private: bool, policy) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+def _session(allow_private: bool, policy) -> tuple[aiohttp.ClientSession, Lanes, set]:
     """One session per address rule, kept for the life of the process (runs on the loop)."""
     return loop.kept(("webhook", allow_private, policy), lambda: _new_session(allow_private, policy))
 
 
-def _new_session(allow_private: bool, policy) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+def _new_session(allow_private: bool, policy) -> tuple[aiohttp.ClientSession, Lanes, set]:
     resolver = netguard.GuardedResolver(allow_private, policy=policy)
-    connector = aiohttp.TCPConnector(resolver=resolver, limit=CONNECTIONS, ttl_dns_cache=10)
+    # Caps per destination (host and port), none overall: a receiver that never answers holds its
+    # own CONNECTIONS and nobody else's. Sockets stay bounded: dispatch hands a destination whose
+    # sends have stalled no more work (`stalled`).
+    connector = aiohttp.TCPConnector(resolver=resolver, limit=0, limit_per_host=CONNECTIONS, ttl_dns_cache=10)
     # No proxy from the environment (it would bypass the guard), no cookies between subscribers.
     session = aiohttp.ClientSession(
         connector=connector,
@@ -105,20 +110,45 @@ def _new_session(allow_private: bool, policy) -> tuple[aiohttp.ClientSession, as
         cookie_jar=aiohttp.DummyCookieJar(),
         timeout=aiohttp.ClientTimeout(total=None),  # the caller's deadline covers each whole send
     )
-    return session, asyncio.Semaphore(CONNECTIONS)
+    return session, Lanes(CONNECTIONS), set()
 
 
-async def _send_all(requests: list, allow_private: bool, policy, timeout: float) -> list:
-    session, slots = _session(allow_private, policy)
+def destination(url: URL) -> str:
+    return f"{url.host}:{url.port}"
+
+
+def stalled(allow_private: bool, policy, where: str, seconds: float) -> bool:
+    """Sends to `where` (host:port) are waiting here and none has ended for `seconds`."""
+    held = loop.peek(("webhook", allow_private, policy))
+    return bool(held) and held[1].stalled(where, seconds)
+
+
+def _start_all(requests: list, allow_private: bool, policy, timeout: float, on_each: Callable) -> None:
+    try:
+        session, lanes, tasks = _session(allow_private, policy)
+    except Exception as exc:  # noqa: BLE001 - e.g. no session could be made: every webhook failed
+        for i in range(len(requests)):
+            on_each(i, failed(f"the webhook sender failed ({type(exc).__name__})"))
+        return
     check = policy or netguard.policy_for(allow_private)
+    for i, request in enumerate(requests):
+        task = asyncio.ensure_future(_one(session, lanes, request, check, timeout))
+        tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(tasks.discard)
+        task.add_done_callback(lambda done, i=i: on_each(i, _outcome(done)))
 
-    async def one(request: Request | DeliveryError) -> DeliveryError | None:
-        if isinstance(request, DeliveryError):
-            return request
-        async with slots:  # the deadline starts once a connection slot is ours
-            return await _send_one(session, request, check, timeout)
 
-    return list(await asyncio.gather(*(one(request) for request in requests)))
+async def _one(session, lanes: Lanes, request, policy, timeout: float) -> DeliveryError | None:
+    if isinstance(request, DeliveryError):
+        return request
+    # the deadline starts once a connection slot is ours
+    return await lanes.run(destination(request.url), lambda: _send_one(session, request, policy, timeout))
+
+
+def _outcome(task: asyncio.Task) -> DeliveryError | None:
+    if task.cancelled() or task.exception() is not None:
+        return failed("the webhook send stopped unexpectedly")
+    return task.result()
 
 
 async def _send_one(session, request: Request, policy, timeout: float) -> DeliveryError | None:

@@ -1,6 +1,7 @@
 """Sending what the ledger says is due: one alert, or every held alert of one URL as a digest.
 
-Each send is at most once: a compare-and-set in the ledger decides who sends. A failure retries
+Each send is at least once: a compare-and-set in the ledger decides who sends, and a send whose
+worker died is sent again with the same identity (interruptions.py). A failure retries
 only that URL, with exponential backoff and jitter, until the alert is too old to be worth it;
 a permanent failure disables the URL and tells the subscriber through their other URLs.
 """
@@ -13,7 +14,7 @@ import time
 
 import redis
 
-from notifier.alerts import ledger, notices, pacing, sending
+from notifier.alerts import interruptions, ledger, notices, pacing, sending
 from notifier.alerts.channels.base import DeliveryError
 from notifier.core import metrics
 from notifier.models import Delivery, find_url
@@ -22,7 +23,6 @@ from notifier.stories import claim, store
 
 log = logging.getLogger(__name__)
 FAILING_MEMORY = 7 * 24 * 3600  # `status` shows URLs that failed within the last week
-INTERRUPTED = "interrupted during send; not resent to avoid a duplicate"
 
 
 def send_deliveries(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
@@ -45,10 +45,12 @@ def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> 
         release_held(r, record, settings)
     elif record.state == "sending":
         if record.updated + settings.lease_seconds <= now:
-            # the worker that was sending died mid-send: we cannot know if it arrived, and a
-            # second copy is worse than a gap, so we stop and say so in the ledger
-            ledger.finish(r, record.id, "failed", error=INTERRUPTED)
-            metrics.delivered([record.target], "failed")
+            # the worker that was sending died mid-send: a gap is worse than a copy the receiver
+            # can recognise, so it goes again now with the same identity, a bounded number of times
+            settled = interruptions.settle(r, record.id, settings.lease_seconds, now)
+            if settled == "failed":
+                metrics.delivered([record.target], "failed")
+            return settled == "resent"
     elif now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
         ledger.finish(r, record.id, "dropped", error="too old to be worth sending")
         r.hincrby("deliveries:count", "dropped_stale", 1)

@@ -14,6 +14,7 @@ from notifier.alerts import pacing
 from notifier.alerts.channels import httpwatch, pooled, webpush
 from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
+from notifier.alerts.identity import identified
 from notifier.alerts.links import links_many
 from notifier.alerts.render import Rendered, render_for
 from notifier.core import metrics
@@ -28,7 +29,7 @@ def for_apprise(url: str) -> str:
 
 def render_batch(
     r: redis.Redis, records: list[Delivery], urls: dict[str, str], settings: Settings, subscribers: set[str]
-) -> tuple[dict[str, Rendered], dict[str, dict]]:
+) -> tuple[dict[str, Rendered | DeliveryError], dict[str, dict]]:
     stories = claim.load_stories(r, [rec.story for rec in records])
     pipe = r.pipeline(transaction=False)
     story_ids = sorted(stories)
@@ -43,7 +44,12 @@ def render_batch(
         story, clean = stories.get(rec.story), for_apprise(urls[rec.id])
         if story is not None:
             chosen = [t for t in topics if t.name in matched.get(rec.story, ())]
-            rendered[rec.id] = render_for(clean, story, chosen, settings, links.get((rec.subscriber, clean)))
+            try:
+                one = render_for(clean, story, chosen, settings, links.get((rec.subscriber, clean)))
+                rendered[rec.id] = identified(one, clean, rec.id)
+            except Exception as exc:  # noqa: BLE001 - one alert that cannot be rendered must not sink its batch
+                reason = f"cannot render the alert ({type(exc).__name__}: {exc})"
+                rendered[rec.id] = DeliveryError(reason[:300])
     return rendered, stories
 
 
@@ -56,6 +62,8 @@ def send_rendered(
     for rec in records:
         if rec.id not in rendered:
             results[rec.id] = DeliveryError("the story is gone", permanent=True)
+        elif isinstance(rendered[rec.id], DeliveryError):  # retried, bounded by the attempts like any failure
+            results[rec.id] = rendered[rec.id]
         elif pooled.supports(for_apprise(urls[rec.id])):
             fast.append(rec)
         else:

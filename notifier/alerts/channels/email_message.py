@@ -53,7 +53,8 @@ def build(message: Message) -> str:
     mime["Subject"] = Header(subject, _charset(subject))
     mime["From"] = formataddr(tuple(plugin.from_addr), charset="utf-8")
     mime["To"] = formataddr(plugin.targets[0], charset="utf-8")
-    mime["Message-ID"] = make_msgid(domain=plugin.smtp_host)
+    # ours when given (alerts/mail_threads.py: stable per delivery, so updates can thread under it)
+    mime["Message-ID"] = message.headers.get("Message-ID") or make_msgid(domain=plugin.smtp_host)
     mime["Date"] = format_datetime(datetime.now(tz=plugin.tzinfo))
     return mime.as_string()
 

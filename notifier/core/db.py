@@ -15,6 +15,10 @@ class RedisUnavailable(Exception):
     """Redis cannot be reached; the message says which and why, without credentials."""
 
 
+class RedisMisconfigured(RedisUnavailable):
+    """Redis is up but set to lose data we rely on; the message says what to change."""
+
+
 def redis_url(settings: Settings, *, start_embedded: bool = True) -> str:
     """REDIS_URL if set; else the embedded server, started for this process if none runs."""
     if settings.redis_url:
@@ -38,7 +42,22 @@ def connect(url: str) -> redis.Redis:
         client.ping()
     except redis.RedisError as exc:
         raise RedisUnavailable(f"cannot reach Redis at {safe_url(url)}: {exc}") from None
+    refuse_eviction(client, url)
     return client
+
+
+def refuse_eviction(client: redis.Redis, url: str) -> None:
+    """A Redis that evicts keys under memory pressure would drop ledger rows, claims and leases
+    without a word: alerts lost or sent twice. Only `noeviction` fails loudly instead."""
+    try:
+        policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
+    except redis.ResponseError:  # CONFIG renamed away, as managed Redis services do: nothing to read
+        return
+    if policy and policy != "noeviction":
+        raise RedisMisconfigured(
+            f"Redis at {safe_url(url)} has maxmemory-policy {policy}; notifier needs noeviction "
+            "(evicted keys lose or repeat alerts): set `maxmemory-policy noeviction`"
+        )
 
 
 @cache

@@ -6,6 +6,9 @@ import atexit
 from functools import cache
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from notifier.core import embedded
 from notifier.settings import Settings, get_settings
@@ -36,8 +39,17 @@ def broker_url(settings: Settings) -> str:
     return settings.broker_url or redis_url(settings, start_embedded=False)
 
 
-def connect(url: str) -> redis.Redis:
-    client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+# Long-running processes ride out a Redis restart of ~10 s: a ledger write that failed after its
+# alert went out would otherwise make the alert go out again (tests/faults/test_fault_redis_restart.py).
+PATIENT = {
+    "retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), 10),
+    "retry_on_error": [RedisConnectionError],
+}
+
+
+def connect(url: str, *, patient: bool = False) -> redis.Redis:
+    options = PATIENT if patient else {}
+    client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30, **options)
     try:
         client.ping()
     except redis.RedisError as exc:
@@ -62,7 +74,7 @@ def refuse_eviction(client: redis.Redis, url: str) -> None:
 
 @cache
 def _shared(url: str) -> redis.Redis:
-    return connect(url)
+    return connect(url, patient=True)
 
 
 def shared_client() -> redis.Redis:

@@ -92,9 +92,10 @@ def own_redis(tmp_path: Path, *config: str):
     argv += ["--appendonly", "yes", "--appendfsync", "always", *config]
     box = {"proc": subprocess.Popen(argv, stdout=subprocess.DEVNULL)}
 
-    def restart(down_for: float = 0.0) -> None:
+    def restart(down_for: float = 0.0, while_down=lambda: None) -> None:
         box["proc"].kill()
         box["proc"].wait()
+        while_down()
         time.sleep(down_for)
         box["proc"] = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
         wait_ready(port)

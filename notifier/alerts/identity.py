@@ -15,8 +15,9 @@ from notifier.alerts.render import Rendered
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
-def identified(rendered: Rendered, url: str, delivery_id: str) -> Rendered:
-    """`rendered` with this delivery's identity in the field its channel has for it."""
+def identified(rendered: Rendered, url: str, delivery_id: str, parent: str | None = None) -> Rendered:
+    """`rendered` with this delivery's identity in the field its channel has for it (and, for an
+    e-mail update, its parent alert's, as mail_threads.threaded does)."""
     if rendered.channel == "json":
         return dataclasses.replace(rendered, headers={**rendered.headers, IDEMPOTENCY_KEY: delivery_id})
-    return threaded(rendered, url, delivery_id, None)
+    return threaded(rendered, url, delivery_id, parent)

@@ -113,6 +113,8 @@ class Delivery:
     created: float = 0.0
     updated: float = 0.0
     next_at: float | None = None
+    resent: int = 0  # times sent again after a worker died mid-send
+    note: str | None = None
     extra: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:

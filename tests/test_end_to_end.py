@@ -221,7 +221,8 @@ def test_restarting_the_service_sends_nothing_old_and_catches_the_next_story(sta
     assert [m["Subject"] for m in smtp.for_recipient("alice@example.com")] == [first.title, second.title]
 
 
-def test_killing_the_worker_mid_delivery_gives_at_most_one_alert_and_loses_no_story(tmp_path, redis_url):
+def test_killing_the_worker_mid_delivery_resends_the_alert_with_the_same_identity(tmp_path, redis_url):
+    """At least once: the alert interrupted by kill -9 arrives; a second copy carries the same identity."""
     with FeedServer() as feeds, SmtpSink(delay=4.0) as smtp, HttpSink() as hooks:
         env = {
             "REDIS_URL": redis_url,
@@ -251,10 +252,17 @@ def test_killing_the_worker_mid_delivery_gives_at_most_one_alert_and_loses_no_st
 
             rows = wait_until(settled, timeout=60)
             assert rows, service.logs()
-            assert len(smtp.for_recipient("alice@example.com")) <= 1
-            story_id = rows[0]["story"]
-            shown = service.cli_json("story", "show", story_id)
-            assert shown["title"] == story.title and "mideast" in shown["matched"]
+            assert all(d["state"] == "sent" for d in rows), rows
+            mails = smtp.for_recipient("alice@example.com")
+            assert 1 <= len(mails) <= 2 and len({m["Message-ID"] for m in mails}) == 1, mails
+            [mail_row] = [d for d in rows if d["target"].startswith("mailto")]
+            assert mail_row["resent"] == 1 and "resent after interruption" in mail_row["note"]
+            assert mail_row["id"] in mails[0]["Message-ID"]
+            hooks_seen = [h for h in hooks.requests if h["path"] == "/alice"]
+            assert 1 <= len(hooks_seen) <= 2 and {h["headers"]["Idempotency-Key"] for h in hooks_seen} == {
+                d["id"] for d in rows if d["target"].startswith("json")
+            }
+            assert service.cli_json("status")["deliveries"].get("resent", 0) >= 1
 
             smtp.delay = 0
             after = Item("Israel names a new ambassador", "https://news.example.com/new-envoy", guid="k-2")
@@ -262,4 +270,5 @@ def test_killing_the_worker_mid_delivery_gives_at_most_one_alert_and_loses_no_st
             assert wait_until(lambda: any(m["Subject"] == after.title for m in smtp.messages), timeout=40), (
                 service.logs()
             )
-            assert [m["Subject"] for m in smtp.messages].count(story.title) <= 1
+            copies = [m for m in smtp.messages if m["Subject"] == story.title]
+            assert 1 <= len(copies) <= 2 and len({m["Message-ID"] for m in copies}) == 1

@@ -1,7 +1,8 @@
 """Sending what the ledger says is due: one alert, or every held alert of one URL as a digest.
 
-Each send is at most once: a compare-and-set in the ledger decides who sends. The caller does not
-wait for the network: sends start, and each is recorded the moment it ends (`OUTCOMES`), so one
+Each send is at least once: a compare-and-set in the ledger decides who sends, and a send whose
+worker died is sent again with the same identity (interruptions.py). The caller does not wait for
+the network: sends start, and each is recorded the moment it ends (`OUTCOMES`), so one
 destination that hangs holds only its own deliveries. A failure retries
 only that URL, with exponential backoff and jitter, until the alert is too old to be worth it;
 a permanent failure disables the URL and tells the subscriber through their other URLs.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import redis
 
-from notifier.alerts import ledger, notices, pacing, sending
+from notifier.alerts import interruptions, ledger, notices, pacing, sending
 from notifier.alerts.channels.base import DeliveryError
 from notifier.core import metrics
 from notifier.core.drain import Countdown, Drain
@@ -26,7 +27,6 @@ from notifier.stories import claim, store
 
 log = logging.getLogger(__name__)
 FAILING_MEMORY = 7 * 24 * 3600  # `status` shows URLs that failed within the last week
-INTERRUPTED = "interrupted during send; not resent to avoid a duplicate"
 STALLED = 5.0  # seconds without a send to a destination ending, while more wait: it hangs
 OUTCOMES = Drain("notifier-send-results")  # every send's end, recorded as it comes
 
@@ -51,10 +51,12 @@ def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> 
         release_held(r, record, settings)
     elif record.state == "sending":
         if record.updated + settings.lease_seconds <= now:
-            # the worker that was sending died mid-send: we cannot know if it arrived, and a
-            # second copy is worse than a gap, so we stop and say so in the ledger
-            ledger.finish(r, record.id, "failed", error=INTERRUPTED)
-            metrics.delivered([record.target], "failed")
+            # the worker that was sending died mid-send: a gap is worse than a copy the receiver
+            # can recognise, so it goes again now with the same identity, a bounded number of times
+            settled = interruptions.settle(r, record.id, settings.lease_seconds, now)
+            if settled == "failed":
+                metrics.delivered([record.target], "failed")
+            return settled == "resent"
     elif now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
         ledger.finish(r, record.id, "dropped", error="too old to be worth sending")
         r.hincrby("deliveries:count", "dropped_stale", 1)

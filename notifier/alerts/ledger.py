@@ -218,4 +218,6 @@ def _delivery(raw: dict) -> Delivery:
     values["created"] = float(raw.get("created") or 0)
     values["updated"] = float(raw.get("updated") or 0)
     values["next_at"] = float(raw["next_at"]) if raw.get("next_at") else None
+    values["resent"] = int(raw.get("resent") or 0)
+    values["note"] = raw.get("note") or None
     return Delivery(**values)

@@ -19,8 +19,8 @@ from notifier.alerts import pacing
 from notifier.alerts.channels import httpwatch, pooled, webpush
 from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
+from notifier.alerts.identity import identified
 from notifier.alerts.links import links_many
-from notifier.alerts.mail_threads import threaded
 from notifier.alerts.render import Rendered, render_for, render_shared
 from notifier.core import metrics
 from notifier.core.drain import Countdown
@@ -39,7 +39,7 @@ def for_apprise(url: str) -> str:
 
 def render_batch(
     r: redis.Redis, records: list[Delivery], urls: dict[str, str], settings: Settings, subscribers: set[str]
-) -> tuple[dict[str, Rendered], dict[str, dict]]:
+) -> tuple[dict[str, Rendered | DeliveryError], dict[str, dict]]:
     stories = claim.load_stories(r, [rec.story for rec in records])
     pipe = r.pipeline(transaction=False)
     story_ids = sorted(stories)
@@ -56,8 +56,12 @@ def render_batch(
         if story is not None:
             chosen = [t for t in topics if t.name in matched.get(rec.story, ())]
             link = links.get((rec.subscriber, clean))
-            one = render_shared(shared, clean, story, chosen, settings, link)
-            rendered[rec.id] = threaded(one, clean, rec.id, parents.get(rec.id))
+            try:
+                one = render_shared(shared, clean, story, chosen, settings, link)
+                rendered[rec.id] = identified(one, clean, rec.id, parents.get(rec.id))
+            except Exception as exc:  # noqa: BLE001 - one alert that cannot be rendered must not sink its batch
+                reason = f"cannot render the alert ({type(exc).__name__}: {exc})"
+                rendered[rec.id] = DeliveryError(reason[:300])
     return rendered, stories
 
 
@@ -82,6 +86,8 @@ def start_sends(
     for rec in records:
         if rec.id not in rendered:
             on_each(rec, DeliveryError("the story is gone", permanent=True))
+        elif isinstance(rendered[rec.id], DeliveryError):  # retried, bounded by the attempts like any failure
+            on_each(rec, rendered[rec.id])
         elif pooled.supports(for_apprise(urls[rec.id])):
             fast.append(rec)
         else:

@@ -70,7 +70,7 @@ def rows_table(title: str, keys: str, data: list[dict]) -> None:
 
 
 FEED_COLUMNS = "id name enabled interval last_success last_error next_poll interval_reason"
-DELIVERY_COLUMNS = "id story subscriber target state attempts last_error"
+DELIVERY_COLUMNS = "id story subscriber target state attempts last_error note"
 
 
 # --- feeds, topics, subscribers ----------------------------------------------------------------

@@ -15,6 +15,8 @@ from notifier.settings import get_settings
 
 def run_all() -> None:
     """Worker, beat and API in one command; with REDIS_URL unset, an embedded Redis too."""
+    if get_settings().redis_url:
+        refuse_evicting_redis(get_settings().redis_url)
     hand_over(["run"])
 
 
@@ -59,4 +61,15 @@ def use_redis_for_children():
     if not settings.redis_url:
         os.environ["REDIS_URL"] = db.redis_url(settings)
         get_settings.cache_clear()
+    refuse_evicting_redis(get_settings().redis_url)
     return get_settings()
+
+
+def refuse_evicting_redis(url: str) -> None:
+    """Stop the start with one line when Redis would evict keys (db.refuse_eviction)."""
+    try:
+        db.connect(url)
+    except db.RedisMisconfigured:
+        raise
+    except db.RedisUnavailable:
+        pass  # not up yet: Celery keeps trying to reach it, as before

@@ -6,6 +6,9 @@ import atexit
 from functools import cache
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from notifier.core import embedded
 from notifier.settings import Settings, get_settings
@@ -13,6 +16,10 @@ from notifier.settings import Settings, get_settings
 
 class RedisUnavailable(Exception):
     """Redis cannot be reached; the message says which and why, without credentials."""
+
+
+class RedisMisconfigured(RedisUnavailable):
+    """Redis is up but set to lose data we rely on; the message says what to change."""
 
 
 def redis_url(settings: Settings, *, start_embedded: bool = True) -> str:
@@ -32,18 +39,42 @@ def broker_url(settings: Settings) -> str:
     return settings.broker_url or redis_url(settings, start_embedded=False)
 
 
-def connect(url: str) -> redis.Redis:
-    client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+# Long-running processes ride out a Redis restart of ~10 s: a ledger write that failed after its
+# alert went out would otherwise make the alert go out again (tests/faults/test_fault_redis_restart.py).
+PATIENT = {
+    "retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), 10),
+    "retry_on_error": [RedisConnectionError],
+}
+
+
+def connect(url: str, *, patient: bool = False) -> redis.Redis:
+    options = PATIENT if patient else {}
+    client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30, **options)
     try:
         client.ping()
     except redis.RedisError as exc:
         raise RedisUnavailable(f"cannot reach Redis at {safe_url(url)}: {exc}") from None
+    refuse_eviction(client, url)
     return client
+
+
+def refuse_eviction(client: redis.Redis, url: str) -> None:
+    """A Redis that evicts keys under memory pressure would drop ledger rows, claims and leases
+    without a word: alerts lost or sent twice. Only `noeviction` fails loudly instead."""
+    try:
+        policy = client.config_get("maxmemory-policy").get("maxmemory-policy")
+    except redis.ResponseError:  # CONFIG renamed away, as managed Redis services do: nothing to read
+        return
+    if policy and policy != "noeviction":
+        raise RedisMisconfigured(
+            f"Redis at {safe_url(url)} has maxmemory-policy {policy}; notifier needs noeviction "
+            "(evicted keys lose or repeat alerts): set `maxmemory-policy noeviction`"
+        )
 
 
 @cache
 def _shared(url: str) -> redis.Redis:
-    return connect(url)
+    return connect(url, patient=True)
 
 
 def shared_client() -> redis.Redis:

@@ -62,6 +62,9 @@ def request_for(message: Message) -> Request:
     headers = CIMultiDict({"User-Agent": plugin.app_id, "Content-Type": "application/json"})
     for name, value in plugin.headers.items():
         headers[name] = value  # one value per name, the URL's last, as requests merges them
+    # the delivery id, so a resend after a crash is recognisable (alerts/identity.py)
+    if key := message.headers.get("Idempotency-Key"):
+        headers["Idempotency-Key"] = payload["delivery_id"] = key
     if plugin.user:
         headers["Authorization"] = _basic(plugin.user, plugin.password)
     scheme = "https" if plugin.secure else "http"

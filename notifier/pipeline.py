@@ -117,7 +117,9 @@ def take_in(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_
         writes = r.pipeline(transaction=False)  # every quick feed's record, sent at once
         for p in quick:
             try:
-                absorb(r, p.feed, p.result, settings, writes, subscriptions.get(p.feed.id))
+                p.context.copy().run(
+                    absorb, r, p.feed, p.result, settings, writes, subscriptions.get(p.feed.id)
+                )
             except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the others their polls
                 log.exception("feed %s: could not take in the poll result", p.feed.id)
                 record_error(r, p.feed, internal(exc), settings, time.time())
@@ -132,7 +134,7 @@ def take_in_changed(r: redis.Redis, polled: list[poller.Polled], settings: Setti
     for p in polled:
         new: list[str] = []
         try:
-            new = absorb(r, p.feed, p.result, settings)
+            new = p.context.copy().run(absorb, r, p.feed, p.result, settings)
         except Exception as exc:  # noqa: BLE001 - as above
             log.exception("feed %s: could not take in the poll result", p.feed.id)
             record_error(r, p.feed, internal(exc), settings, time.time())

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from notifier.core import admin, alive
-from notifier.core.redact import install_log_redaction
+from notifier.core.logs import install_log_redaction
 from notifier.settings import Settings, SettingsError, get_settings
 
 

@@ -24,7 +24,8 @@ from notifier.cli.stories import story_app
 from notifier.cli.subscribers import subscriber_app
 from notifier.cli.topics import topic_app
 from notifier.core import db, embedded
-from notifier.core.redact import install_log_redaction, redact_text
+from notifier.core.logs import install_log_redaction
+from notifier.core.redact import redact_text
 from notifier.settings import SettingsError, get_settings
 
 __all__ = ["CommandFailed", "UsageError", "app", "main"]

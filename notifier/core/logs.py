@@ -81,3 +81,10 @@ def setup(level: str = "INFO", fmt: str = "text") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery.task"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+
+
+def install_log_redaction(level: str = "INFO") -> None:
+    """Log at `level` in NOTIFIER_LOG_FORMAT (text or json), every line redacted."""
+    from notifier.settings import get_settings
+
+    setup(level, get_settings().log_format)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
 import os
 import sys
 import threading
@@ -98,5 +99,6 @@ def _close() -> None:
 
 
 def call_soon(callback: Callable, *args) -> None:
-    """Run callback(*args) on the process's loop, soon; from any thread, without waiting."""
-    event_loop().call_soon_threadsafe(callback, *args)
+    """Run callback(*args) on the process's loop, soon; from any thread, without waiting. It runs
+    in a copy of the caller's context, so what it starts logs as the task that asked for it."""
+    event_loop().call_soon_threadsafe(callback, *args, context=contextvars.copy_context())

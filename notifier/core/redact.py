@@ -103,11 +103,3 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
         return True
-
-
-def install_log_redaction(level: str = "INFO") -> None:
-    """Log at `level` in NOTIFIER_LOG_FORMAT (text or json), every line redacted."""
-    from notifier.core import logs
-    from notifier.settings import get_settings
-
-    logs.setup(level, get_settings().log_format)

@@ -12,8 +12,9 @@ so connections to a feed host are reused from one poll to the next.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from notifier.core import loop
 from notifier.core.drain import Countdown, Drain
@@ -32,6 +33,8 @@ class Polled:
     feed: Feed
     result: FetchResult | FetchError
     countdown: Countdown
+    # the context of the task that handed the feed over: its record is logged as that task's
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
     def taken_in(self) -> None:
         self.countdown.one_done()

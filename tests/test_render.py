@@ -155,8 +155,8 @@ def test_a_rendering_shared_by_a_batch_is_what_each_reader_would_get_alone(setti
     story = corpus_story(FEEDS[0]) | {"id": "s1"}
     shared: dict = {}
     for token in ("0" * 32, "f" * 32, "0123456789abcdef" * 2):
-        links = Links(
-            manage_url="https://alerts.example.com/",
+        links = Links(  # each reader's own manage page and unsubscribe link, as links.py makes them
+            manage_url=f"https://alerts.example.com/manage/{token[::-1]}",
             unsubscribe_url=f"https://alerts.example.com/unsubscribe/{token}",
         )
         alone = render_for(URLS[channel], story, [Topic("world", "world")], settings, links)

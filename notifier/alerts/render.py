@@ -107,28 +107,39 @@ def push_payload(story: dict, title_limit: int, body_limit: int) -> str:
 # A stand-in for a subscriber's unsubscribe token while one rendering is shared: as long as a real
 # token (32 hex digits), so every cut `fit` makes lands where it would, and unlike any story text.
 _STAND_IN = secrets.token_hex(16)
+_PAGE_STAND_IN = secrets.token_hex(16)  # the same for a subscriber's manage-page token
 
 
 def render_shared(
     shared: dict, url: str, story: dict, topics: Sequence[Topic], settings: Settings, links: Links | None
 ) -> Rendered:
     """`render_for`, but rendered once per (channel, limits, story, topics) for a batch: each
-    subscriber's unsubscribe token is filled in afterwards. `shared` is the batch's cache.
-    ntfy builds its parameters from the subscriber's URL, so it renders each time."""
+    subscriber's unsubscribe and manage tokens are filled in afterwards. `shared` is the batch's
+    cache. ntfy builds its parameters from the subscriber's URL, so it renders each time."""
     plugin = plugin_for(url)
     name = _channel_of(plugin)
     token = (links.unsubscribe_url or "").rpartition("/")[2] if links else ""
+    page = (links.manage_url or "").rpartition("/")[2] if links else ""
     if name == "ntfy" or len(token) != len(_STAND_IN):
         return render_for(url, story, topics, settings, links)
-    key = (name, _limits(name, CHANNELS[name], plugin), story.get("id"), tuple(topics), links.manage_url)
+    own_page = len(page) == len(_PAGE_STAND_IN)  # a manage token: filled in like the other
+    page_key = None if own_page else links.manage_url
+    key = (name, _limits(name, CHANNELS[name], plugin), story.get("id"), tuple(topics), page_key)
     if key not in shared:
-        unsubscribe = links.unsubscribe_url[: -len(token)] + _STAND_IN
-        stand_in = dataclasses.replace(links, unsubscribe_url=unsubscribe)
+        stand_in = Links(
+            manage_url=links.manage_url[: -len(page)] + _PAGE_STAND_IN if own_page else links.manage_url,
+            unsubscribe_url=links.unsubscribe_url[: -len(token)] + _STAND_IN,
+        )
         shared[key] = render_for(url, story, topics, settings, stand_in)
     first = shared[key]
-    headers = {name: value.replace(_STAND_IN, token) for name, value in first.headers.items()}
+
+    def filled(text: str) -> str:
+        text = text.replace(_STAND_IN, token)
+        return text.replace(_PAGE_STAND_IN, page) if own_page else text
+
+    headers = {name: filled(value) for name, value in first.headers.items()}
     params = _apprise_params(name, url, {}, topics, headers)
-    title, body = first.title.replace(_STAND_IN, token), first.body.replace(_STAND_IN, token)
+    title, body = filled(first.title), filled(first.body)
     return Rendered(title, body, first.body_format, with_params(url, params), headers, name)
 
 

@@ -7,6 +7,8 @@ LOCK := requirements.lock
 # whose feedparser they match, fetched here so that no test ever downloads anything.
 SDIST := $(VENV)/feedparser-sdist
 
+PYTEST_ARGS ?= -n 3 --dist loadfile  # most tests wait on real processes: three workers share the cores
+
 .PHONY: install run test lint bench clean lock
 
 install: $(STAMP) $(SDIST)/.fetched
@@ -42,7 +44,7 @@ run: install
 	$(BIN)/notifier run
 
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check notifier workers tests benchmarks

@@ -15,7 +15,10 @@ from notifier.settings import get_settings
 from tests.sinks import free_port
 
 DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379"
-TEST_DB = int(os.environ.get("NOTIFIER_TEST_DB", "9"))  # the machine's Redis is shared: keep to one db
+# The machine's Redis is shared: keep to one database, and with pytest-xdist one per worker
+# (gw0 -> 9, gw1 -> 10, ...), so parallel workers never flush each other's keys.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+TEST_DB = int(os.environ.get("NOTIFIER_TEST_DB", "9")) + _WORKER
 
 
 @pytest.fixture(scope="session")

@@ -125,6 +125,7 @@ def take_in(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_
                 record_error(r, p.feed, internal(exc), settings, time.time())
         writes.execute()
     finally:  # recorded or not (Redis gone: the lease brings them back), a waiting caller goes on
+        metrics.flush(r)  # recorded after the poll task returned: its postrun flush has been and gone
         for p in quick:
             p.taken_in()
 
@@ -144,6 +145,7 @@ def take_in_changed(r: redis.Redis, polled: list[poller.Polled], settings: Setti
         except Exception:  # noqa: BLE001 - they wait in stories:pending; the tick takes them after the lease
             log.exception("feed %s: could not hand on %d new stories", p.feed.id, len(new))
         finally:
+            metrics.flush(r)
             p.taken_in()
 
 

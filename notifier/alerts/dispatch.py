@@ -116,6 +116,7 @@ def record_outcomes(r: redis.Redis, ended: list[tuple], settings: Settings) -> N
                 outcome(r, [rec], error, settings, url=url)
         log.info("sent %d of %d alert(s)", sum(error is None for _, _, error, _ in ended), len(ended))
     finally:
+        metrics.flush(r)  # recorded after the task returned: its postrun flush has been and gone
         for *_, countdown in ended:
             countdown.one_done()
 

@@ -241,8 +241,11 @@ def host_of(url: str) -> str:
 def fetch(
     url: str, *, etag: str | None = None, last_modified: str | None = None, limits: FetchLimits
 ) -> FetchResult:
-    """One fetch from synchronous code (the CLI); raises FetchError. Not for a running event loop."""
-    [result] = asyncio.run(fetch_many([FetchRequest(url, etag, last_modified)], limits))
+    """One fetch from the CLI; raises FetchError. Ctrl-C stops it even if aiohttp calls it a timeout."""
+    with asyncio.Runner() as runner:
+        [result] = runner.run(fetch_many([FetchRequest(url, etag, last_modified)], limits))
+        if getattr(runner, "_interrupt_count", 0):
+            raise KeyboardInterrupt
     if isinstance(result, FetchError):
         raise result
     return result

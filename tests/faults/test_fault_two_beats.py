@@ -34,7 +34,11 @@ def test_two_beats_poll_each_feed_once_per_interval_and_alert_once(tmp_path, red
         assert wait_until(lambda: baseline_done(service, feed_id)), service.logs()
 
         before, started = len(feeds.requests_for("/news.xml")), time.monotonic()
-        titles = [f"Night train number {n} returns to the timetable" for n in range(3)]
+        titles = [  # three different events: one story each (same-event stories are alerted once)
+            "Night train returns to the Paris timetable",
+            "Freight train derails near the river port",
+            "Train drivers vote for a strike in March",
+        ]
         items = list(BASELINE)
         for n, title in enumerate(titles):
             items.insert(0, Item(title, f"https://news.example.com/train/{n}", guid=f"t-{n}"))

@@ -238,12 +238,10 @@ def host_of(url: str) -> str:
     return url.partition("://")[2].partition("/")[0].lower()
 
 
-def fetch(
-    url: str, *, etag: str | None = None, last_modified: str | None = None, limits: FetchLimits
-) -> FetchResult:
+def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None, limits=None) -> FetchResult:
     """One fetch from the CLI; raises FetchError. Ctrl-C stops it even if aiohttp calls it a timeout."""
     with asyncio.Runner() as runner:
-        [result] = runner.run(fetch_many([FetchRequest(url, etag, last_modified)], limits))
+        [result] = runner.run(fetch_many([FetchRequest(url, etag, last_modified)], limits or FetchLimits()))
         if getattr(runner, "_interrupt_count", 0):
             raise KeyboardInterrupt
     if isinstance(result, FetchError):

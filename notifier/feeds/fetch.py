@@ -215,9 +215,8 @@ def _map_error(exc: Exception, url: URL) -> FetchError:
 
 
 async def fetch_many(requests: list[FetchRequest], limits: FetchLimits) -> list[FetchResult | FetchError]:
-    """Fetch all at once over a session of their own; results in the order of `requests`, errors
-    returned (the CLI and tests: the service polls through `notifier.feeds.poller`).
-    A fetch waits for a free slot (overall and per host) before its deadline starts running."""
+    """Fetch all over a session of their own (CLI, tests; the service uses `feeds.poller`); results in
+    order, errors returned. A fetch's deadline starts once it has a slot (overall and per host)."""
     lanes = Lanes(limits.per_host, limits.concurrency)
     async with make_session(limits) as session:
 
@@ -233,17 +232,19 @@ async def fetch_many(requests: list[FetchRequest], limits: FetchLimits) -> list[
         return list(await asyncio.gather(*(one(request) for request in requests)))
 
 
-def host_of(url: str) -> str:
-    """The host and port a URL names: what a per-host share of connections is counted by."""
+def host_of(url: str) -> str:  # host and port: what a per-host share of connections counts by
     return url.partition("://")[2].partition("/")[0].lower()
 
 
 def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None, limits=None) -> FetchResult:
-    """One fetch from the CLI; raises FetchError. Ctrl-C stops it even if aiohttp calls it a timeout."""
+    """One fetch from the CLI; raises FetchError. Ctrl-C stops it, whatever aiohttp calls it."""
+    request = FetchRequest(url, etag, last_modified)
     with asyncio.Runner() as runner:
-        [result] = runner.run(fetch_many([FetchRequest(url, etag, last_modified)], limits or FetchLimits()))
-        if getattr(runner, "_interrupt_count", 0):
-            raise KeyboardInterrupt
+        try:
+            [result] = runner.run(fetch_many([request], limits or FetchLimits()))
+        finally:
+            if getattr(runner, "_interrupt_count", 0):
+                raise KeyboardInterrupt  # whatever the cancel turned into on its way out
     if isinstance(result, FetchError):
         raise result
     return result

@@ -186,8 +186,15 @@ def test_ctrl_c_is_one_line_and_exit_130(redis_url, tmp_path):
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/feed.xml"
         env = os.environ | {"REDIS_URL": redis_url, "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true"}
         env["NOTIFIER_DATA_DIR"] = str(tmp_path)
+        # as from a terminal: a parent that ignores SIGINT (pytest-xdist's workers do) would pass
+        # that on, and a process started with SIGINT ignored rightly keeps ignoring it
         poll = subprocess.Popen(
-            [str(NOTIFIER), "poll", url], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+            [str(NOTIFIER), "poll", url],
+            env=env,
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         silent.settimeout(30)
         connection, _ = silent.accept()  # the fetch is under way: the CLI is running its command

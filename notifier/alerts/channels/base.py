@@ -17,6 +17,7 @@ import apprise
 from apprise.plugins.base import NotifyBase
 
 from notifier.core.redact import redact, redact_text
+from notifier.core.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,17 @@ def failed(message: str, *, permanent: bool = False, retry_after: float | None =
 # every record of every library anyway, notifier.core.redact) and, when it catches exceptions
 # itself, the URL rebuilt for a debug line. Without both a json:// parse costs ~60 µs, not ~400.
 _ASSET = apprise.AppriseAsset(secure_logging=False)
+
+
+def http_answer(
+    status: int, retry_after: str | None, where: str, permanent: frozenset
+) -> DeliveryError | None:
+    """What an HTTP answer to one of our own sends means: None for 2xx, else the error, permanent
+    for a status in `permanent`, with the wait a 429/503 asked for."""
+    if 200 <= status < 300:
+        return None
+    wait = parse_retry_after(retry_after) if retry_after and status in (429, 503) else None
+    return failed(f"http {status} from {where}", permanent=status in permanent, retry_after=wait)
 
 
 def fresh_plugin(url: str) -> NotifyBase | None:

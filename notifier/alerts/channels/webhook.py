@@ -21,10 +21,9 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from notifier.alerts.channels import httpwatch
-from notifier.alerts.channels.base import DeliveryError, Message, failed
+from notifier.alerts.channels.base import DeliveryError, Message, failed, http_answer
 from notifier.core import loop, netguard
 from notifier.core.lanes import Lanes
-from notifier.core.retry_after import parse_retry_after
 
 CONNECTIONS = 50  # per destination and process: the aiohttp limit in LIMITS.md is reached by c=50
 MAX_REDIRECTS = 3
@@ -168,12 +167,7 @@ async def _send_one(session, request: Request, policy, timeout: float) -> Delive
         return failed(f"cannot talk to {request.where} ({type(exc).__name__})")
     except Exception as exc:  # noqa: BLE001 - e.g. a Location that is no URL; never the whole batch
         return failed(f"cannot send to {request.where} ({type(exc).__name__})")
-    if 200 <= status < 300:
-        return None
-    wait = parse_retry_after(retry_after) if retry_after and status in (429, 503) else None
-    return failed(
-        f"http {status} from {request.where}", permanent=status in httpwatch.PERMANENT, retry_after=wait
-    )
+    return http_answer(status, retry_after, request.where, httpwatch.PERMANENT)
 
 
 async def _exchange(session, request: Request, policy) -> tuple[int, str | None]:

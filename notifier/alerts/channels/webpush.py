@@ -20,10 +20,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 
-from notifier.alerts.channels.base import DeliveryError, failed
+from notifier.alerts.channels.base import DeliveryError, failed, http_answer
 from notifier.core import loop, netguard, vapid
 from notifier.core.db import shared_client
-from notifier.core.retry_after import parse_retry_after
 from notifier.settings import Settings
 
 SCHEMES = {"webpush": "http", "webpushs": "https"}
@@ -85,10 +84,7 @@ def send(url: str, payload: str, settings: Settings) -> DeliveryError | None:
         return failed(f"timeout: {where} did not answer in {TIMEOUT:g} s")
     except (aiohttp.ClientError, OSError) as exc:
         return failed(f"cannot talk to {where} ({type(exc).__name__})")
-    if 200 <= status < 300:
-        return None
-    wait = parse_retry_after(retry_after) if retry_after and status in (429, 503) else None
-    return failed(f"http {status} from {where}", permanent=status in PERMANENT, retry_after=wait)
+    return http_answer(status, retry_after, where, PERMANENT)
 
 
 def _vapid_headers(endpoint: str, settings: Settings) -> dict:

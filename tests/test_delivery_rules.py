@@ -9,6 +9,7 @@ import pytest
 
 from notifier import pipeline
 from notifier.alerts import ledger
+from notifier.core import db
 from notifier.feeds.parse import parse_feed
 from notifier.models import Subscriber, Topic
 from notifier.settings import get_settings
@@ -151,7 +152,7 @@ def test_status_reports_queue_depths_delivery_counts_and_a_url_that_keeps_failin
         run_ticks(r)
         make_due_now(r)
     capsys.readouterr()
-    output.print_status(gather_status(r), as_json=True)
+    output.print_status(gather_status(r, db.broker_url(get_settings())), as_json=True)
     shown = capsys.readouterr().out
     status = json.loads(shown)
     assert status["deliveries"]["failed"] == 1 and status["failing_urls"] == {"ann json://127.0.0.1": 1}

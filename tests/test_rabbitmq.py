@@ -93,3 +93,20 @@ def test_with_rabbitmq_as_broker_a_story_is_alerted_exactly_once(tmp_path, redis
     assert not any(r.exists(q) for q in ("tick", "poll", "deliver")), "no message went through Redis"
     assert found[("notifier_deliveries_total", ("channel", "mailto"), ("outcome", "sent"))] == 2
     assert ("notifier_queue_depth", ("queue", "poll")) in found
+
+
+def test_status_counts_messages_waiting_in_rabbitmq_queues(r, vhost):
+    """`notifier status` asks the broker, not Redis lists, how many messages wait."""
+    from kombu import Connection
+
+    from notifier.alerts.overview import gather_status
+
+    url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    with Connection(url) as conn:
+        deliver = conn.SimpleQueue("deliver")
+        for n in range(3):
+            deliver.put({"n": n})
+        deliver.close()
+    assert gather_status(r, url)["queues"] == {"tick": 0, "poll": 0, "deliver": 3}
+    unreachable = "amqp://guest:guest@127.0.0.1:1/"
+    assert gather_status(r, unreachable)["queues"] == {"tick": None, "poll": None, "deliver": None}

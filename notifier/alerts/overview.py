@@ -9,26 +9,36 @@ from datetime import UTC, datetime
 import redis
 
 from notifier.alerts import ledger
+from notifier.core import broker
 from notifier.core.refusals import Refused
 from notifier.models import Delivery
 from notifier.stories import claim, cluster, events, store
 from notifier.stories.views import feed_json, story_json
 
-QUEUES = ("tick", "poll", "deliver")  # the Celery queues (workers/app.py); each is a Redis list
 GAVE_UP = ("failed", "dropped")
 
 
-def gather_status(r: redis.Redis) -> dict:
-    """Feeds and their last poll, queue depths, delivery counts, what waits, failing URLs."""
+def gather_status(r: redis.Redis, broker_url: str) -> dict:
+    """Feeds and their last poll, queue depths, delivery counts, what waits, failing URLs.
+
+    Queue depths are asked of the broker itself (Redis lists or RabbitMQ queues alike); a broker
+    that does not answer shows no depths rather than failing the whole status."""
     done = ledger.summary(r)
     return {
         "feeds": [feed_json(f) for f in store.list_feeds(r)],
-        "queues": {q: r.llen(q) for q in QUEUES},
+        "queues": _queue_depths(broker_url),
         "deliveries": done["counts"],
         "deliveries_waiting": done["waiting"],
         "stories_waiting": r.zcard("stories:pending"),
         "failing_urls": done["failing_urls"],
     }
+
+
+def _queue_depths(broker_url: str) -> dict[str, int | None]:
+    try:
+        return broker.depths(broker_url)
+    except Exception:  # noqa: BLE001 - status must still show feeds and deliveries without a broker
+        return dict.fromkeys(broker.QUEUES)
 
 
 def deliveries(

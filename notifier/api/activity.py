@@ -9,6 +9,8 @@ from notifier.alerts import overview
 from notifier.api import schemas
 from notifier.api.auth import require_operator
 from notifier.api.deps import get_redis
+from notifier.core import db
+from notifier.settings import get_settings
 from notifier.stories import latest
 from notifier.stories.views import story_json
 
@@ -54,4 +56,4 @@ def retry_delivery(delivery_id: str):
 @router.get("/status", response_model=schemas.Status)
 def status():
     """Feeds and their last poll, queue depths, delivery counts, what waits, failing URLs."""
-    return overview.gather_status(get_redis())
+    return overview.gather_status(get_redis(), db.broker_url(get_settings()))

@@ -14,6 +14,7 @@ from notifier.api import auth
 from notifier.api.deps import get_redis
 from notifier.api.html import page
 from notifier.api.safety import check_csrf, rate_limit
+from notifier.core import db
 from notifier.settings import get_settings
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -26,7 +27,7 @@ def health(feed: dict) -> str:
 
 
 def status_data() -> dict:
-    status = overview.gather_status(get_redis())
+    status = overview.gather_status(get_redis(), db.broker_url(get_settings()))
     for feed in status["feeds"]:
         feed["health"] = health(feed)
     return status

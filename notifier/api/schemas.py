@@ -115,7 +115,7 @@ class Delivery(BaseModel):
 
 class Status(BaseModel):
     feeds: list[Feed]
-    queues: dict[str, int]
+    queues: dict[str, int | None]  # None: the broker did not answer
     deliveries: dict[str, int]
     deliveries_waiting: int
     stories_waiting: int

@@ -173,7 +173,8 @@ def print_status(data: dict, as_json: bool) -> None:
     if as_json:
         return emit_json(data)
     rows_table("feeds", FEED_COLUMNS, data["feeds"])
-    table("queues", ["queue", "messages"], list(data["queues"].items()))
+    depths = [(q, "?" if n is None else n) for q, n in data["queues"].items()]  # None: no broker
+    table("queues", ["queue", "messages"], depths)
     table("deliveries", ["outcome", "count"], sorted(data["deliveries"].items()))
     waiting = [["deliveries", data["deliveries_waiting"]], ["stories", data["stories_waiting"]]]
     table("waiting", ["what", "how many"], waiting)

@@ -78,7 +78,8 @@ def records(limits: dict[str, list[float]], served: dict, size: Size) -> list[Re
     rows = [
         rec("unchanged, polls/s", "/s", rates("unchanged"), "aiohttp_304_as_service",
             Target(">=", 0.5, "ratio"),
-            f"limit: {shape}; feeds claimed, not yet polled (median) {leased:,.0f}: thousands = the workers set the rate"),
+            f"limit: {shape}; feeds claimed, not yet polled (median) {leased:,.0f}: in the thousands, "
+            "the workers, not the demand, set the rate"),
         rec("unchanged, new connection each, polls/s", "/s", rates("unchanged_new_conn"),
             "aiohttp_304_new_conn",
             note="limit: aiohttp 304s, one process, c=50, a new connection each"),

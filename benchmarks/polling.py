@@ -14,7 +14,7 @@ feed server closing every connection, and 1 % of the feeds changed before each r
 headroom counts the CPU of every process of the service (psutil, pool children included) and of
 Redis: CPU per poll x 10,000 feeds every 60 s / 2 cores.
 
-BENCH_FEEDS sets N (default 12000), BENCH_FRESH_FEEDS the baseline pass (default 100:
+BENCH_FEEDS sets N (default 12000), BENCH_FRESH_FEEDS the baseline pass (default 60:
 same-event clustering makes a first poll of 50 stories cost ~0.5 s); BENCH_WORKER
 replaces the poll worker's pool options (e.g. "--pool threads --concurrency 8"); BENCH_PROFILE=DIR
 records py-spy profiles of the poll worker per phase (benchmarks/profile.py).
@@ -37,13 +37,13 @@ from workers.supervisor import child_commands
 
 FULL = Size(
     feeds=int(os.environ.get("BENCH_FEEDS", "12000")),
-    fresh=int(os.environ.get("BENCH_FRESH_FEEDS", "100")),
+    fresh=int(os.environ.get("BENCH_FRESH_FEEDS", "60")),
     tries=3,
     slice=1.5,
     rounds=3,
     round_cap=5.0,
 )
-QUICK = Size(feeds=1000, fresh=6, tries=1, slice=0.4, rounds=1, round_cap=1.0)
+QUICK = Size(feeds=600, fresh=6, tries=1, slice=0.4, rounds=1, round_cap=1.0)
 SEED = 7
 DEMAND = 10_000 / 60  # 10,000 feeds every 60 s, in polls a second
 POLL = child_commands()["worker-poll"]

@@ -104,7 +104,7 @@ def section(name: str, head: dict, rows: list[dict]) -> str:
         "| figure | ours | spread (n) | limit | ratio | target | holds |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
-    lines += ["| " + " | ".join(cells(row)[1:]) + " |" for row in rows]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells(row)[1:]) + " |" for row in rows]
     notes = [f"- {row['figure']}: {row['note']}" for row in rows if row.get("note")]
     lines += ([""] + notes if notes else []) + ["", f"<!-- /bench:{name} -->"]
     return "\n".join(lines)

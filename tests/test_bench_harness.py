@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks import report
 from benchmarks.__main__ import NAMES
+from benchmarks.records import Record, Target
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"benchmark", "figure", "unit", "runs", "ours", "spread", "limit", "limit_runs", "ratio"}
@@ -62,3 +64,33 @@ def test_an_unknown_option_is_one_line_and_exit_2(tmp_path):
     done = bench(tmp_path, "--fast")
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+
+
+def document(benchmark: str, runs: list[float], date: str) -> dict:
+    head = {"date": date, "cpu": "AMD EPYC", "cores": 2, "python": "3.11.7", "commit": "abc1234"}
+    head |= {"load_before": [1.0, 1.0, 1.0], "load_after": [2.0, 1.0, 1.0]}
+    half = Target(">=", 0.5, "ratio")
+    record = Record(benchmark, "alerts/s", "/s", runs, 100.0, [90.0, 100.0], half, "a note")
+    return {"header": head, "records": [record.as_json()]}
+
+
+def test_a_full_run_replaces_its_own_sections_and_keeps_the_prose_and_the_other_sections():
+    prose = "# Performance\n\nHand-written text.\n"
+    once = report.refresh_doc(prose, document("polling", [10.0, 70.0, 60.0], "2026-01-01 10:00 UTC"))
+    after = "\nMore prose after.\n"
+    twice = report.refresh_doc(once + after, document("delivery", [1.0], "2026-01-02 10:00 UTC"))
+    again = report.refresh_doc(twice, document("polling", [5.0], "2026-01-03 10:00 UTC"))
+    assert again.startswith(prose) and again.endswith(after)
+    assert again.count(report.BEGIN) == again.count(report.END) == 1
+    assert again.index("#### polling") < again.index("#### delivery")  # a section keeps its place
+    assert "2026-01-01" not in again and "2026-01-02" in again and "2026-01-03" in again
+    assert "| alerts/s | 5.00 /s | 5.00–5.00 (1) | 100 | 0.05 | ratio >= 0.5 | no |" in again
+    assert "| alerts/s | 60.0 /s | 10.0–70.0 (3) | 100 | 0.60 | ratio >= 0.5 | yes |" in once
+    assert "- alerts/s: a note" in again
+
+
+def test_the_table_shows_the_median_the_spread_and_whether_the_target_holds():
+    record = Record("x", "polls/s", "/s", [3.0, 1.0, 2.0], 4.0, [4.0], Target(">=", 0.5, "ratio"))
+    header, row = report.table([record]).strip().splitlines()
+    assert header.split() == "benchmark figure ours spread (n) limit ratio target holds".split()
+    assert row.split() == "x polls/s 2.00 /s 1.00–3.00 (3) 4.00 0.50 ratio >= 0.5 yes".split()

@@ -2,8 +2,8 @@
 
 Limits (benchmarks/polling_limits.py), every try kept: aiohttp conditional GETs answered 304 at
 c=50 with keep-alive, in one process and in as many as the poll worker has (the service's shape),
-and with a new connection each; httpx the same way; `feedparser.parse` with the service's options
-beside `parse_feed`; `pipeline.poll_feeds` in this process (a poll task without Celery).
+and in that shape with a new connection each; httpx the same way; `feedparser.parse` with the
+service's options beside `parse_feed`; `pipeline.poll_feeds` in this process (a poll task without Celery).
 
 Service (benchmarks/polling_service.py): every part of `notifier run` as it starts them, its own
 redis-server, N feeds each due every second (`feed add --interval 1`, NOTIFIER_MIN_INTERVAL=1),
@@ -43,7 +43,7 @@ FULL = Size(
     rounds=3,
     round_cap=5.0,
 )
-QUICK = Size(feeds=600, fresh=6, tries=1, slice=0.4, rounds=1, round_cap=1.0)
+QUICK = Size(feeds=600, fresh=3, tries=1, slice=0.3, rounds=1, round_cap=2.0, parses=4)
 SEED = 7
 DEMAND = 10_000 / 60  # 10,000 feeds every 60 s, in polls a second
 POLL = child_commands()["worker-poll"]
@@ -82,7 +82,7 @@ def records(limits: dict[str, list[float]], served: dict, size: Size) -> list[Re
             "the workers, not the demand, set the rate"),
         rec("unchanged, new connection each, polls/s", "/s", rates("unchanged_new_conn"),
             "aiohttp_304_new_conn",
-            note="limit: aiohttp 304s, one process, c=50, a new connection each"),
+            note=f"limit: aiohttp 304s, c=50 in {PROCESSES} processes, a new connection each"),
         rec("1 % changed, polls/s", "/s", rates("one_percent_changed"), "aiohttp_304_as_service",
             note=f"limit: {shape}; changed bodies fetched (200) per round: {changed}"),
         rec("baseline pass (200, parse, first polls), /s", "/s", [served["baseline"]["polls_per_s"]],

@@ -33,6 +33,7 @@ class Size:
     slice: float  # seconds per limit try
     rounds: int  # per service phase, each a run of its own
     round_cap: float  # seconds at most per round, whatever the service manages
+    parses: int = 12  # feeds in the parse limits' sample
 
 
 def http_limits(feeds: FeedServer, url: str, size: Size, processes: int) -> dict[str, list[float]]:
@@ -43,7 +44,8 @@ def http_limits(feeds: FeedServer, url: str, size: Size, processes: int) -> dict
         "aiohttp_304": lambda: aiohttp_304(lanes, seconds),
         # the limit of the service's shape: as many processes as its poll pool, each at c=CLIENTS
         "aiohttp_304_as_service": lambda: side_by_side(processes, aiohttp_304, lanes, seconds),
-        "aiohttp_304_new_conn": lambda: asyncio.run(_aiohttp_304(lanes, seconds, force_close=True)),
+        # a new connection each, as polls 60 s apart to separate sites get; the service's shape too
+        "aiohttp_304_new_conn": lambda: side_by_side(processes, aiohttp_304_new_conn, lanes, seconds),
         "httpx_304": lambda: asyncio.run(_httpx_304(lanes, seconds)),
         "poll_feeds_304": poll_feeds_alone(feeds, url, size),
     }
@@ -56,6 +58,10 @@ def http_limits(feeds: FeedServer, url: str, size: Size, processes: int) -> dict
 
 def aiohttp_304(lanes: list, seconds: float) -> int:
     return asyncio.run(_aiohttp_304(lanes, seconds, force_close=False))
+
+
+def aiohttp_304_new_conn(lanes: list, seconds: float) -> int:
+    return asyncio.run(_aiohttp_304(lanes, seconds, force_close=True))
 
 
 async def _aiohttp_304(lanes: list, seconds: float, force_close: bool) -> int:
@@ -132,9 +138,9 @@ def measured(feeds: FeedServer, work) -> float:
     return rate
 
 
-def parse_limits(feedset: FeedSet, size: Size, sample: int = 12) -> dict[str, list[float]]:
+def parse_limits(feedset: FeedSet, size: Size) -> dict[str, list[float]]:
     """Feeds a second per try, on a sample of the generated feeds."""
-    bodies = [feedset.body(i) for i in range(0, size.feeds, size.feeds // sample)][:sample]
+    bodies = [feedset.body(i) for i in range(0, size.feeds, size.feeds // size.parses)][: size.parses]
     variants = {
         "feedparser_service_flags": _feedparser_as_the_service,
         "parse_feed": lambda body: parse_feed(body, feed_id="f", url="http://127.0.0.1/f.xml"),

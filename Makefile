@@ -51,7 +51,7 @@ lint: install
 	$(BIN)/ruff format --check notifier workers tests benchmarks
 
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) .notifier

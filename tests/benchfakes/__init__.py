@@ -1,0 +1,1 @@
+"""Benchmark modules for tests/test_bench_harness.py only: one that measures, two that fail."""

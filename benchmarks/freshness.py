@@ -78,6 +78,7 @@ def run(quick: bool = False) -> list[Record]:
             started = time.monotonic()
             if not wait_until(lambda: ready(r, hub, port), timeout=90, interval=0.3):
                 raise RuntimeError(f"the service was not up within 90 s\n{svc.logs()}")
+            setup_s = time.monotonic() - started
             polled, pushes = publish(news, pushed, hub, shape, seed=7)
             expected = len(polled) + len(pushes)
             if not wait_until(lambda: len(sink.requests) >= expected, timeout=3 * shape.interval + 20):
@@ -92,7 +93,6 @@ def run(quick: bool = False) -> list[Record]:
                 body["title"]: req["at"] for body, req in zip(sink.json_bodies(), sink.requests, strict=True)
             }
             created = delivery_times(r)
-            setup_s = time.monotonic() - started
     return records(shape, polled, pushes, arrived, created, server, setup_s)
 
 

@@ -1,6 +1,6 @@
 """Feeds that get new stories while a benchmark watches: every story a different event.
 
-    news = Newsroom(server, count=100, seed=13)   # /news/0.xml ... /news/99.xml, three old items each
+    news = Newsroom(server, count=100, seed=13)   # /news/0.xml ... /news/99.xml, 50 items each
     title, at = news.publish(7)                   # a new story at the top of feed 7; time.time() of it
 
 Headlines are made of invented words, each used once, so no two stories share the three strong
@@ -8,6 +8,11 @@ terms that would make the service take them for one event (notifier.stories.clus
 only the first. The service compares words by their first five letters, so the words are five
 letters (consonant, vowel, ...: 180,000 of them). Each headline carries WORD, so one topic
 (`--match bulletin`) matches them all.
+
+A feed is the size of a news site's (50 items, ~50 KB: what LIMITS.md measured rss2email and
+feedparser on), so parsing costs what it costs in the wild. Each summary starts with its own
+headline's words, past the part the service compares (terms.SUMMARY_CHARS), then a paragraph
+every item shares.
 """
 
 from __future__ import annotations
@@ -21,7 +26,17 @@ from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
 
 WORD = "bulletin"
-KEEP = 15  # items a feed serves: the newest, as a news site's feed does
+KEEP = 50  # items a feed serves: the newest, as a news site's feed does
+LEDE = 160  # characters of a summary made of the headline's own words (the service reads 150)
+_PARAGRAPH = (
+    "The council said the review would take several months and that residents would be consulted "
+    "before any decision. Officials declined to give further details on the cost, the timetable or "
+    "the companies that had been approached, citing the ongoing negotiations. Opposition members "
+    "called for an independent inquiry and asked for the documents to be published in full. A "
+    "spokesperson for the ministry said more information would follow in the coming weeks. Local "
+    "businesses said they had not been told what the changes would mean for them, and several asked "
+    "for a meeting with the mayor before the plans go to a vote at the end of the month."
+)
 _CONSONANTS, _VOWELS = "bcdfghjklmnprstvwxz", "aeiou"
 
 
@@ -32,7 +47,9 @@ class Newsroom:
         self.lock = threading.Lock()  # two publishing threads share the word generator
         self.used: set[str] = set()
         old = datetime.now(UTC) - timedelta(minutes=30)
-        self.items = [[self._item(n, old - timedelta(minutes=k)) for k in range(3)] for n in range(count)]
+        self.items = [
+            [self._item(n, old - timedelta(minutes=5 * k)) for k in range(KEEP)] for n in range(count)
+        ]
         self.headers: dict[int, dict[str, str]] = {}
         for n in range(count):
             self._serve(n)
@@ -63,9 +80,11 @@ class Newsroom:
         self.server.set(self.path(n), self.body(n), headers=self.headers.get(n))
 
     def _item(self, n: int, when: datetime) -> Item:
-        title = f"{WORD.capitalize()}: {self._headline()}"
-        slug = title.split(": ")[1].replace(" ", "-").lower()
-        return Item(title, f"https://n{n}.example/{slug}", guid=f"{n}-{slug}", published=when)
+        words = self._headline()
+        title, slug = f"{WORD.capitalize()}: {words}", words.replace(" ", "-")
+        lede = " ".join([words] * (LEDE // len(words) + 1))[:LEDE].rsplit(" ", 1)[0]
+        link = f"https://n{n}.example/{slug}"
+        return Item(title, link, guid=f"{n}-{slug}", summary=f"{lede}. {_PARAGRAPH}", published=when)
 
     def _headline(self) -> str:
         with self.lock:

@@ -22,15 +22,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from benchmarks.newsroom import WORD, Newsroom
+from benchmarks.newsroom import Newsroom, watch
 from benchmarks.records import Record, Target
 from benchmarks.stack import own_redis, service
 from benchmarks.timeline import delivery_times, first_fetches, pct, poll_gaps, summary
 from notifier.alerts import ledger
 from notifier.core.db import connect
 from notifier.core.embedded import free_port
-from notifier.settings import Settings
-from notifier.stories import catalog
 from tests.feedserver import FeedServer
 from tests.service import wait_until
 from tests.sinks import HttpSink
@@ -72,10 +70,12 @@ def run(quick: bool = False) -> list[Record]:
                 Newsroom(server, 1, seed=31, prefix="/pushed"),
             )
             pushed.announce_hub(0, hub.url)
-            prepare(r, url, news, pushed, shape, svc, sink.url("/alerts"))
+            started = time.monotonic()
             for name, argv in child_commands().items():
                 svc.spawn(name, argv)
-            started = time.monotonic()
+            # an hour between the pushed feed's polls: only a push brings its stories in time
+            feeds = {**{news.url(n): shape.interval for n in range(shape.feeds)}, pushed.url(0): 3600}
+            watch(url, feeds, sink.url("/alerts"))
             if not wait_until(lambda: ready(r, hub, port), timeout=90, interval=0.3):
                 raise RuntimeError(f"the service was not up within 90 s\n{svc.logs()}")
             setup_s = time.monotonic() - started
@@ -94,18 +94,6 @@ def run(quick: bool = False) -> list[Record]:
             }
             created = delivery_times(r)
     return records(shape, polled, pushes, arrived, created, server, setup_s)
-
-
-def prepare(r, url: str, news: Newsroom, pushed: Newsroom, shape: Shape, svc, target: str) -> None:
-    """What an operator would type: `feed add URL --interval N` for each feed (the same call as the
-    CLI's, in-process: 101 CLI starts would take a minute), then a topic and a subscriber."""
-    settings = Settings(redis_url=url, allow_private_hosts=True, min_interval=1)
-    for n in range(shape.feeds):
-        catalog.watch_feed(r, settings, news.url(n), shape.interval, f"news {n}")
-    # an hour between its polls: only a push brings its stories in time
-    catalog.watch_feed(r, settings, pushed.url(0), 3600, "pushed")
-    svc.cli("topic", "add", "all", "--match", WORD)
-    svc.cli("subscriber", "add", "watcher", "--notify", target, "--topic", "all")
 
 
 def ready(r, hub: WebSubHub, port: int) -> bool:

@@ -6,7 +6,7 @@
 Headlines are made of invented words, each used once, so no two stories share the three strong
 terms that would make the service take them for one event (notifier.stories.cluster) and alert
 only the first. The service compares words by their first five letters, so the words are five
-letters (consonant, vowel, ...: 180,000 of them). Each headline carries WORD, so one topic
+random letters (11 million of them), never one twice in a process. Each headline carries WORD, so one topic
 (`--match bulletin`) matches them all.
 
 A feed is the size of a news site's (50 items, ~50 KB: what LIMITS.md measured rss2email and
@@ -22,6 +22,11 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+from notifier.alerts import subscribers
+from notifier.core.db import connect
+from notifier.models import Subscriber
+from notifier.settings import Settings
+from notifier.stories import catalog
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
 
@@ -37,15 +42,15 @@ _PARAGRAPH = (
     "businesses said they had not been told what the changes would mean for them, and several asked "
     "for a meeting with the mayor before the plans go to a vote at the end of the month."
 )
-_CONSONANTS, _VOWELS = "bcdfghjklmnprstvwxz", "aeiou"
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_USED: set[str] = set()  # every word any Newsroom of this process has used: two never share one
+_LOCK = threading.Lock()  # two publishing threads share the word generator
 
 
 class Newsroom:
     def __init__(self, server: FeedServer, count: int, seed: int, prefix: str = "/news"):
         self.server, self.prefix = server, prefix
         self.rng = random.Random(seed)
-        self.lock = threading.Lock()  # two publishing threads share the word generator
-        self.used: set[str] = set()
         old = datetime.now(UTC) - timedelta(minutes=30)
         self.items = [
             [self._item(n, old - timedelta(minutes=5 * k)) for k in range(KEEP)] for n in range(count)
@@ -87,12 +92,24 @@ class Newsroom:
         return Item(title, link, guid=f"{n}-{slug}", summary=f"{lede}. {_PARAGRAPH}", published=when)
 
     def _headline(self) -> str:
-        with self.lock:
+        with _LOCK:
             while True:
                 words = [self._word() for _ in range(5)]
-                if not self.used.intersection(words):
-                    self.used.update(words)
+                if not _USED.intersection(words) and len(set(words)) == 5:
+                    _USED.update(words)
                     return " ".join(words)
 
     def _word(self) -> str:
-        return "".join(self.rng.choice(_VOWELS if k % 2 else _CONSONANTS) for k in range(5))
+        return "".join(self.rng.choices(_LETTERS, k=5))
+
+
+def watch(redis_url: str, feeds: dict[str, int], notify: str) -> None:
+    """What an operator types, through the same calls as the CLI (in-process: a CLI start costs
+    seconds on a busy machine): `feed add URL --interval N` for each {url: interval}, one topic
+    matching every story of a Newsroom, and one subscriber to it at `notify`."""
+    r = connect(redis_url)
+    settings = Settings(redis_url=redis_url, allow_private_hosts=True, min_interval=1)
+    for n, (url, interval) in enumerate(feeds.items()):
+        catalog.watch_feed(r, settings, url, interval, f"feed {n}")
+    catalog.define_topic(r, "all", WORD)
+    subscribers.create(r, settings, Subscriber("reader", urls=(notify,), topics=("all",)))

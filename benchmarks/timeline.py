@@ -7,6 +7,8 @@ import itertools
 import json
 import statistics
 
+import httpx
+
 from tests.feedserver import FeedServer
 
 
@@ -29,10 +31,11 @@ def first_fetches(server: FeedServer, polled: list) -> dict[str, float]:
     return {p.title: next(at for at in by_path[p.path] if at >= p.at) for p in polled}
 
 
-def poll_gaps(server: FeedServer, paths: set[str]) -> list[float]:
+def poll_gaps(server: FeedServer, paths: set[str], since: float) -> list[float]:
+    """Seconds between two polls of a feed, from `since` on (the cadence once publishing began)."""
     times: dict[str, list[float]] = {}
     for request in server.requests:
-        if request.path in paths:
+        if request.path in paths and request.at >= since:
             times.setdefault(request.path, []).append(request.at)
     return [b - a for ats in times.values() for a, b in itertools.pairwise(ats)]
 
@@ -47,3 +50,15 @@ def pct(values: list[float], q: int) -> float:
 
 def summary(stages: dict[str, list[float]]) -> str:
     return ", ".join(f"{name} {pct(v, 50):.2f}/{pct(v, 99):.2f} s" for name, v in stages.items())
+
+
+def poll_errors(api: str) -> dict[str, float]:
+    """Failed polls by kind, as the service counts them (its /metrics): each one backs its feed
+    off, which shows as a long gap between two polls."""
+    text = httpx.get(f"{api}/metrics", timeout=10).text
+    errors = {}
+    for line in text.splitlines():
+        if line.startswith("notifier_poll_errors_total{"):
+            labels, _, value = line.rpartition(" ")
+            errors[labels.partition('kind="')[2].partition('"')[0]] = float(value)
+    return errors

@@ -25,6 +25,8 @@ NAMES = [
     "latency",
     "polling",
     "delivery",
+    "freshness",
+    "rss2email",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

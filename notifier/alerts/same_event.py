@@ -1,6 +1,7 @@
 """One alert per event: fan-out asks here which topics may alert yet (`--min-sources`) and which
 subscriber URLs are hearing of the event for the first time; a URL that heard of it already gets
-a later story only as an update, and only if its subscriber chose `--updates`."""
+a later story only as an update, and only if its subscriber chose `--updates`. An event that
+becomes urgent after its first alert is such an update too (stories/breaking.py)."""
 
 from __future__ import annotations
 
@@ -8,26 +9,29 @@ import redis
 
 from notifier.alerts import ledger
 from notifier.models import Topic
-from notifier.stories import claim, events, store
+from notifier.stories import breaking, claim, events, store
 
 
 def ready_topics(
     r: redis.Redis, story: dict, matched: dict[str, list[str]], topics: list[Topic], ttl: int
-) -> tuple[events.Event, dict[str, list[str]]]:
-    """The story's event, and the matched topics whose minimum of outlets it reaches; the story
-    is fanned out again when another outlet joins, if some topic waits for one."""
+) -> tuple[events.Event, dict[str, list[str]], list[str]]:
+    """The story's event, the matched topics whose minimum of outlets it reaches, and the names of
+    those still waiting for more outlets (the caller has the story fanned out again then)."""
     event = events.event_of(r, story["id"])
     needed = {t.name: t.min_sources for t in topics}
     ready = {name: found for name, found in matched.items() if needed.get(name, 1) <= event.outlets}
     waiting = sorted(set(matched) - set(ready))
     if waiting:
-        events.wait_for_outlets(r, event, story["id"], ttl)
-        events.note(r, story["id"], ttl, waiting=f"{', '.join(waiting)} (outlets: {event.outlets})")
-    return event, ready
+        held = ", ".join(f"{name} (needs {needed[name]})" for name in waiting)
+        events.note(r, story["id"], ttl, waiting=f"{held}; outlets now: {event.outlets}")
+    return event, ready, waiting
 
 
-def admit(r: redis.Redis, story: dict, event: events.Event, rows: list[tuple], ttl: int) -> list[tuple]:
-    """The rows to record: first alerts of the event, and updates for those who want them."""
+def admit(
+    r: redis.Redis, story: dict, event: events.Event, rows: list[tuple], ttl: int, urgent: dict[str, str]
+) -> list[tuple]:
+    """The rows to record: first alerts of the event, and updates for those who want them.
+    `urgent`: topic -> why, for the topics that find this event urgent."""
     ids = {f"{row[1]}\0{row[2]}": ledger.delivery_id(row[0], row[1], row[2]) for row in rows}
     told = events.claim_first(r, event, ids, ttl)
     first = [row for row in rows if not told[f"{row[1]}\0{row[2]}"]]
@@ -35,10 +39,19 @@ def admit(r: redis.Redis, story: dict, event: events.Event, rows: list[tuple], t
     if not heard:
         return first
     reason = events.update_reason(story, claim.load_story(r, event.first) or {})
-    keen = {s.name for s in store.get_subscribers(r, sorted({row[1] for row in heard})) if s.updates}
-    updates = [row for row in heard if reason and row[1] in keen]
+    keen = [s for s in store.get_subscribers(r, sorted({row[1] for row in heard})) if s.updates]
+    louder = _became_urgent(r, story, event, urgent, ttl)
+    wanted = {s.name for s in keen if reason or louder.intersection(s.topics)}
+    updates = [row for row in heard if row[1] in wanted]
     parents = {ids[key]: told[key] for row in updates if told[key := f"{row[1]}\0{row[2]}"] != "baseline"}
     events.remember_threads(r, story["id"], parents, ttl)
     same = "baseline" if event.baseline else event.first
-    events.note(r, story["id"], ttl, same_event=same, repeats=len(heard) - len(updates), update=reason or "")
+    why = reason or (f"now {urgent[min(louder)]}" if louder else "")
+    events.note(r, story["id"], ttl, same_event=same, repeats=len(heard) - len(updates), update=why)
     return first + updates
+
+
+def _became_urgent(r: redis.Redis, story: dict, event: events.Event, urgent: dict[str, str], ttl: int) -> set:
+    """The topics that make this story the one to announce its event as urgent, if it is."""
+    scored = {name for name, why in urgent.items() if why != "urgent topic"}
+    return scored if scored and breaking.claim_announcement(r, event, story["id"], ttl) else set()

@@ -86,8 +86,8 @@ def print_feeds(feeds, as_json: bool) -> None:
 def print_topics(topics, as_json: bool) -> None:
     if as_json:
         return emit_json([topic_json(t) for t in topics])
-    rows = [[t.name, t.expr, t.urgent, t.min_sources] for t in topics]
-    table("topics", ["name", "match", "urgent", "min sources"], rows)
+    rows = [[t.name, t.expr, t.urgent, t.min_sources, t.urgent_sources or None] for t in topics]
+    table("topics", ["name", "match", "urgent", "min sources", "urgent sources"], rows)
 
 
 def print_subscribers(subscribers, as_json: bool) -> None:

@@ -11,6 +11,7 @@ as news again. Every key expires with the cluster window.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import redis
@@ -29,8 +30,10 @@ local doc = redis.call('GET', 'cl:doc:' .. ARGV[1])
 if not doc then return false end
 local cluster = string.match(doc, '^[^\\t]*\\t([^\\t]*)')
 local first, baseline = unpack(redis.call('HMGET', 'cl:c:' .. cluster, 'first', 'baseline'))
-return {cluster, first or ARGV[1], redis.call('ZCARD', 'cl:m:' .. cluster),
-  redis.call('HLEN', 'cl:o:' .. cluster), baseline or ''}
+local arrivals, earliest, soon = redis.call('HVALS', 'cl:o:' .. cluster), math.huge, 0
+for _, t in ipairs(arrivals) do earliest = math.min(earliest, tonumber(t)) end
+for _, t in ipairs(arrivals) do if tonumber(t) - earliest <= 600 then soon = soon + 1 end end
+return {cluster, first or ARGV[1], redis.call('ZCARD', 'cl:m:' .. cluster), #arrivals, baseline or '', soon}
 """
 
 # ARGV: ttl, baseline (1/0), then field, delivery id pairs. Returns, per pair, '' when this
@@ -61,6 +64,7 @@ class Event:
     size: int
     outlets: int
     baseline: bool
+    within_10: int = 1  # outlets whose first copy came within 10 minutes of the first outlet's
 
 
 def event_of(r: redis.Redis, story_id: str) -> Event:
@@ -68,16 +72,32 @@ def event_of(r: redis.Redis, story_id: str) -> Event:
     found = r.register_script(EVENT_LUA)(args=[story_id])
     if not found:
         return Event(story_id, story_id, 1, 1, False)
-    cluster, first, size, outlets, baseline = found
-    return Event(cluster, first, int(size), int(outlets), baseline == "1")
+    cluster, first, size, outlets, baseline, soon = found
+    return Event(cluster, first, int(size), int(outlets), baseline == "1", int(soon))
 
 
-def wait_for_outlets(r: redis.Redis, event: Event, story_id: str, ttl: int) -> None:
-    """Fan this story out again when another outlet joins its event (see cluster_index.commit)."""
-    pipe = r.pipeline(transaction=False)
-    pipe.sadd(f"cl:wait:{event.id}", story_id)
-    pipe.expire(f"cl:wait:{event.id}", ttl)
-    pipe.execute()
+# KEYS: stories:pending, cl:wait:{cluster}, cl:o:{cluster}. ARGV: story, ttl, outlets it was judged
+# with ('': no topic waits), now. One step, so an outlet that joins while the story is being fanned
+# out is never missed: either it finds the story in cl:wait, or this finds one outlet more.
+DONE_LUA = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[3] == '' then return 0 end
+if redis.call('HLEN', KEYS[3]) > tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+  return 1
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 0
+"""
+
+
+def fanned_out(r: redis.Redis, event: Event, story_id: str, waiting: bool, ttl: int) -> None:
+    """The story's fan-out is done: off `stories:pending`, unless some topic waits for another
+    outlet; then it is fanned out again when one joins (cluster_index.commit, breaking.count_copies)."""
+    keys = ["stories:pending", f"cl:wait:{event.id}", f"cl:o:{event.id}"]
+    args = [story_id, ttl, event.outlets if waiting else "", int(time.time())]
+    r.register_script(DONE_LUA)(keys=keys, args=args)
 
 
 def claim_first(r: redis.Redis, event: Event, deliveries: dict[str, str], ttl: int) -> dict[str, str]:

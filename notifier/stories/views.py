@@ -42,7 +42,8 @@ def feed_json(feed) -> dict:
 
 
 def topic_json(topic) -> dict:
-    return {"name": topic.name, "match": topic.expr, "urgent": topic.urgent, "min_sources": topic.min_sources}
+    data = {"name": topic.name, "match": topic.expr, "urgent": topic.urgent, "min_sources": topic.min_sources}
+    return data | {"urgent_sources": topic.urgent_sources}
 
 
 def subscriber_json(s) -> dict:

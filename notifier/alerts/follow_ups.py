@@ -75,3 +75,15 @@ def update_title(channel: str, story: dict) -> str:
 def needs_event(records: list[Delivery], channels: dict[str, str]) -> list[str]:
     """The stories whose event id some record's channel shows."""
     return [rec.story for rec in records if channels.get(rec.id) in TAGGED + ("json",)]
+
+
+def how_threaded(target: str, event: str | None = None) -> str:
+    """How an update to this target (scheme://host) shows what it follows, for the ledger's readers."""
+    scheme = target.partition("://")[0].lower()
+    if scheme in ("mailto", "mailtos"):
+        return "e-mail thread: In-Reply-To and References name the first alert's Message-ID"
+    if scheme in ("ntfy", "ntfys"):
+        return f"ntfy tag event-{event}: the same on every alert of the event" if event else "ntfy tag"
+    if scheme in ("json", "jsons"):
+        return "fields update_of and event in the JSON body"
+    return "this channel cannot thread: the text begins 'Update: <first alert's title>'"

@@ -9,7 +9,7 @@ import redis
 
 from notifier.alerts import ledger
 from notifier.models import Topic
-from notifier.stories import breaking, claim, events, store
+from notifier.stories import claim, events, store
 
 
 def ready_topics(
@@ -33,25 +33,26 @@ def admit(
     """The rows to record: first alerts of the event, and updates for those who want them.
     `urgent`: topic -> why, for the topics that find this event urgent."""
     ids = {f"{row[1]}\0{row[2]}": ledger.delivery_id(row[0], row[1], row[2]) for row in rows}
-    told = events.claim_first(r, event, ids, ttl)
-    first = [row for row in rows if not told[f"{row[1]}\0{row[2]}"]]
-    heard = [row for row in rows if told[f"{row[1]}\0{row[2]}"]]
+    scored = {name for name, why in urgent.items() if why != "urgent topic"}  # urgent by breaking score
+    told = events.claim(r, event, ids, ttl, urgent=bool(scored))
+    first = [row for row in rows if not told[f"{row[1]}\0{row[2]}"][0]]
+    heard = [row for row in rows if told[f"{row[1]}\0{row[2]}"][0]]
     if not heard:
         return first
     reason = events.update_reason(story, claim.load_story(r, event.first) or {})
-    keen = [s for s in store.get_subscribers(r, sorted({row[1] for row in heard})) if s.updates]
-    louder = _became_urgent(r, story, event, urgent, ttl)
-    wanted = {s.name for s in keen if reason or louder.intersection(s.topics)}
-    updates = [row for row in heard if row[1] in wanted]
-    parents = {ids[key]: told[key] for row in updates if told[key := f"{row[1]}\0{row[2]}"] != "baseline"}
+    keen = {s.name: s for s in store.get_subscribers(r, sorted({row[1] for row in heard})) if s.updates}
+    updates = [row for row in heard if row[1] in keen and (reason or _louder(row, told, keen, scored))]
+    parents = {}
+    for row in updates:
+        if (parent := told[key := f"{row[1]}\0{row[2]}"][0]) != "baseline":
+            parents[ids[key]] = parent
     events.remember_threads(r, story["id"], parents, ttl)
     same = "baseline" if event.baseline else event.first
-    why = reason or (f"now {urgent[min(louder)]}" if louder else "")
+    why = reason or (f"now {urgent[min(scored)]}" if updates else "")
     events.note(r, story["id"], ttl, same_event=same, repeats=len(heard) - len(updates), update=why)
     return first + updates
 
 
-def _became_urgent(r: redis.Redis, story: dict, event: events.Event, urgent: dict[str, str], ttl: int) -> set:
-    """The topics that make this story the one to announce its event as urgent, if it is."""
-    scored = {name for name, why in urgent.items() if why != "urgent topic"}
-    return scored if scored and breaking.claim_announcement(r, event, story["id"], ttl) else set()
+def _louder(row: tuple, told: dict, keen: dict, scored: set[str]) -> bool:
+    """This URL heard of the event before it was urgent, and follows a topic that now calls it so."""
+    return told[f"{row[1]}\0{row[2]}"][1] and bool(scored.intersection(keen[row[1]].topics))

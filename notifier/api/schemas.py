@@ -103,6 +103,12 @@ class StoryDetail(Story):
     sources: list[str]
     matched: dict[str, str]
     deliveries: list[dict]
+    event: dict | None = None  # its same-event cluster: outlets, how fast, members
+    why_silent: dict[str, str] = {}
+    outlets: int = 1
+    urgent: dict[str, str] = {}  # topic -> why it called the story urgent
+    held_back: dict[str, str] = {}  # topic -> "needs N outlets, has M" (--min-sources)
+    updates: dict[str, str] = {}  # delivery -> the earlier alert it follows up
 
 
 class Delivery(BaseModel):

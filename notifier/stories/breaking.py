@@ -9,9 +9,9 @@ again the stories whose `--min-sources` topics wait for one (`cl:wait:{cluster}`
 
 A topic with `urgent_sources` N calls an event urgent once N outlets carried it within 10 minutes
 of the first. Urgent alerts pass quiet hours for subscribers with `--urgent-passes` and use the
-channel's priority (ntfy, e-mail). The first story that finds its event urgent claims
-`cl:loud:{cluster}`: those who heard of the event before it was urgent and chose `--updates` hear
-it once more, as an update (alerts/same_event.py).
+channel's priority (ntfy, e-mail). A URL that heard of the event before it was urgent, whose
+subscriber chose `--updates`, hears it once more when it becomes urgent, as an update
+(`cl:loud:{cluster}`, events.claim and alerts/same_event.py).
 """
 
 from __future__ import annotations
@@ -70,12 +70,6 @@ def urgent_topics(event: Event, topics: Iterable[Topic]) -> dict[str, str]:
         elif topic.urgent:
             found[topic.name] = "urgent topic"
     return found
-
-
-def claim_announcement(r: redis.Redis, event: Event, story_id: str, ttl: int) -> bool:
-    """True for the first story (or a rerun of its fan-out) that finds its event urgent by score."""
-    before = r.set(f"cl:loud:{event.id}", story_id, nx=True, ex=ttl, get=True)
-    return before is None or before == story_id
 
 
 def urgency_of(r: redis.Redis, story_ids: list[str]) -> dict[str, dict[str, str]]:

@@ -58,7 +58,7 @@ def test_an_exact_copy_in_another_feed_counts_as_an_outlet_and_releases_a_min_so
     assert outlets.publish("bbc", COPY) == []  # the same link: a copy, never a story of its own
     run_ticks(r)
     assert [b["title"] for b in hooks.json_bodies("/cal")] == [GENEVA.title]
-    assert cluster.of_story(r, first).outlets == 2
+    assert cluster.of_story(r, first).outlets == 2 and "waiting" not in events.notes(r, first)
 
 
 def test_an_outlet_that_joins_while_a_waiting_story_is_judged_has_it_judged_again(env, r):

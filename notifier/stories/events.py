@@ -86,12 +86,13 @@ def event_of(r: redis.Redis, story_id: str) -> Event:
     return Event(cluster, first, int(size), int(outlets), baseline == "1", int(soon))
 
 
-# KEYS: stories:pending, cl:wait:{cluster}, cl:o:{cluster}. ARGV: story, ttl, outlets it was judged
-# with ('': no topic waits), now. One step, so an outlet that joins while the story is being fanned
-# out is never missed: either it finds the story in cl:wait, or this finds one outlet more.
+# KEYS: stories:pending, cl:wait:{cluster}, cl:o:{cluster}, cl:note:{story}. ARGV: story, ttl,
+# outlets it was judged with ('': no topic waits any more), now. One step, so an outlet that joins
+# while the story is being fanned out is never missed: either it finds the story in cl:wait, or
+# this finds one outlet more.
 DONE_LUA = """
 redis.call('ZREM', KEYS[1], ARGV[1])
-if ARGV[3] == '' then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[4], 'waiting') return 0 end
 if redis.call('HLEN', KEYS[3]) > tonumber(ARGV[3]) then
   redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
   return 1
@@ -105,7 +106,7 @@ return 0
 def fanned_out(r: redis.Redis, event: Event, story_id: str, waiting: bool, ttl: int) -> None:
     """The story's fan-out is done: off `stories:pending`, unless some topic waits for another
     outlet; then it is fanned out again when one joins (cluster_index.commit, breaking.count_copies)."""
-    keys = ["stories:pending", f"cl:wait:{event.id}", f"cl:o:{event.id}"]
+    keys = ["stories:pending", f"cl:wait:{event.id}", f"cl:o:{event.id}", f"cl:note:{story_id}"]
     args = [story_id, ttl, event.outlets if waiting else "", int(time.time())]
     r.register_script(DONE_LUA)(keys=keys, args=args)
 

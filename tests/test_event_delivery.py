@@ -54,7 +54,7 @@ def test_an_exact_copy_in_another_feed_counts_as_an_outlet_and_releases_a_min_so
     [first] = outlets.publish("aljazeera", GENEVA)
     run_ticks(r)
     assert hooks.requests == []
-    assert "outlets now: 1" in events.notes(r, first)["waiting"]
+    assert events.notes(r, first)["waiting"] == "confirmed (needs 2); 1 outlet(s) when judged"
     assert outlets.publish("bbc", COPY) == []  # the same link: a copy, never a story of its own
     run_ticks(r)
     assert [b["title"] for b in hooks.json_bodies("/cal")] == [GENEVA.title]

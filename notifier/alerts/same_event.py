@@ -23,7 +23,7 @@ def ready_topics(
     waiting = sorted(set(matched) - set(ready))
     if waiting:
         held = ", ".join(f"{name} (needs {needed[name]})" for name in waiting)
-        events.note(r, story["id"], ttl, waiting=f"{held}; outlets now: {event.outlets}")
+        events.note(r, story["id"], ttl, waiting=f"{held}; {event.outlets} outlet(s) when judged")
     return event, ready, waiting
 
 

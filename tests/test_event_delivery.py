@@ -200,3 +200,17 @@ def test_email_and_webhooks_keep_the_title_and_carry_the_thread_instead(env):
     assert render_for(URLS["email"], update, [], get_settings()).title == "Talks resume"
     document = json.loads(render_for(URLS["json"], update, [], get_settings()).body)
     assert (document["title"], document["update_of"], document["event"]) == ("Talks resume", "d1", "e1")
+
+
+def test_web_push_tags_an_alert_with_its_event_so_an_update_replaces_the_first_and_rings(env):
+    url = "webpush://push.example/sub?p256dh=key&auth=secret"
+    first = {"id": "s1", "title": "Talks begin", "link": None, "summary": "", "event": "e1"}
+    update = first | {"id": "s2", "title": "Talks resume", "update_of": "d1", "first_title": "Talks begin"}
+    shown = json.loads(render_for(url, first, [], get_settings()).body)
+    assert (shown["tag"], "renotify" in shown) == ("e1", False)
+    shown = json.loads(render_for(url, update, [], get_settings()).body)
+    assert (shown["tag"], shown["renotify"], shown["title"]) == (
+        "e1",
+        True,
+        "Update: Talks begin — Talks resume",
+    )

@@ -8,6 +8,8 @@ URL got of the event (`events.parents_of`):
 - ntfy: every alert of one event carries the same tag, `event-{cluster}` (Apprise's ntfy plugin
   has no message or sequence id to send, so the tag is what groups them);
 - JSON webhooks: `event` and `update_of` (the first alert's delivery id) in the body;
+- Web Push: the notification's tag is the event, so an update replaces the first alert on the
+  device; `renotify` makes it ring again (our service worker passes both to showNotification);
 - Slack, Mattermost, Discord, Telegram and every other channel: no thread we can reach. Slack's
   incoming webhooks cannot reply in a thread; its bot mode can (`#channel:ts`), but Apprise does
   not hand back the `ts` of the first message. Apprise's Mattermost plugin has no `root_id`, its
@@ -22,11 +24,9 @@ import dataclasses
 import redis
 
 from notifier.alerts import ledger
-from notifier.models import Delivery
 from notifier.stories import claim
 
 THREADED = ("email", "json")  # channels that carry the thread in headers or fields, not in the text
-TAGGED = ("ntfy",)  # channels whose alerts of one event share a tag
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +72,6 @@ def update_title(channel: str, story: dict) -> str:
     return f"Update: {first} — {title}" if first else f"Update: {title}"
 
 
-def needs_event(records: list[Delivery], channels: dict[str, str]) -> list[str]:
-    """The stories whose event id some record's channel shows."""
-    return [rec.story for rec in records if channels.get(rec.id) in TAGGED + ("json",)]
-
-
 def how_threaded(target: str, event: str | None = None) -> str:
     """How an update to this target (scheme://host) shows what it follows, for the ledger's readers."""
     scheme = target.partition("://")[0].lower()
@@ -86,4 +81,6 @@ def how_threaded(target: str, event: str | None = None) -> str:
         return f"ntfy tag event-{event}: the same on every alert of the event" if event else "ntfy tag"
     if scheme in ("json", "jsons"):
         return "fields update_of and event in the JSON body"
+    if scheme in ("webpush", "webpushs"):
+        return "Web Push tag of the event: it replaces the first alert on the device, and rings again"
     return "this channel cannot thread: the text begins 'Update: <first alert's title>'"

@@ -88,7 +88,7 @@ def render_for(
     data["event"] = story.get("event")
     title = data["story"]["title"]
     if name == "webpush":
-        body = push_payload(data["story"], title_limit, body_limit)
+        body = push_payload(data["story"], title_limit, body_limit, story.get("event"), "update_of" in story)
     elif channel.template is None:
         document = {**data["story"], "topics": data["topics"], **dataclasses.asdict(links or Links())}
         document |= {k: story[k] for k in ("event", "update_of") if story.get(k)}
@@ -103,10 +103,14 @@ def render_for(
     return Rendered(title, body, channel.body_format, with_params(url, params), headers, name)
 
 
-def push_payload(story: dict, title_limit: int, body_limit: int) -> str:
-    """What our service worker shows: a title, a short body, and where a click leads."""
+def push_payload(
+    story: dict, title_limit: int, body_limit: int, event: str | None = None, update: bool = False
+) -> str:
+    """What our service worker shows: a title, a short body, and where a click leads. Tagged with
+    the event, so an update replaces its first alert on the device (and, renotified, is heard)."""
     shown = {"title": cut(story["title"], title_limit), "body": cut(story["summary"], body_limit)}
-    return json.dumps(shown | {"url": story["link"], "tag": story["id"]}, ensure_ascii=False)
+    shown |= {"url": story["link"], "tag": event or story["id"]}
+    return json.dumps(shown | ({"renotify": True} if update else {}), ensure_ascii=False)
 
 
 # A stand-in for a subscriber's unsubscribe token while one rendering is shared: as long as a real

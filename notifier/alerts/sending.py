@@ -32,7 +32,7 @@ from notifier.settings import Settings
 from notifier.stories import claim, events, store
 
 APPRISE_LANES = SerialLanes("notifier-apprise")  # a destination's Apprise sends in order, on its own thread
-GROUPED = {"ntfy", "ntfys", "json", "jsons"}  # schemes whose alerts name their event (follow_ups.py)
+GROUPED = {"ntfy", "ntfys", "json", "jsons", "webpush", "webpushs"}  # their alerts name the event
 _told_to_wait: dict[str, float] = {}  # destination -> monotonic time its provider asked us to wait until
 
 

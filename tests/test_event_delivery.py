@@ -144,6 +144,8 @@ def test_an_event_that_turns_urgent_is_announced_once_and_only_to_readers_who_ch
     assert [p["headers"]["X-Priority"] for p in pushes[1:]] == ["high"]
     assert all(f"event-{first}" in p["headers"]["X-Tags"].split(",") for p in pushes)
     assert events.notes(r, second)["update"] == "now urgent (2 outlets within 10 min)"
+    written = [*r.scan_iter("cl:loud:*"), *r.scan_iter("story:*:urgent")]
+    assert written and all(r.ttl(key) > 0 for key in written)  # they expire with the story and window
 
 
 def test_email_sent_through_apprise_keeps_our_message_id_and_threads_the_update(env, r, sinks):

@@ -79,6 +79,7 @@ class Topic:
     expr: str
     urgent: bool = False
     min_sources: int = 1  # alert only once this many outlets carry the event (trading speed for confidence)
+    urgent_sources: int = 0  # urgent once this many outlets carried the event within 10 min (0: never)
 
 
 @dataclass(frozen=True)

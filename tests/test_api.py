@@ -79,7 +79,10 @@ def test_topics_conflicts_and_followed_topics_are_409(client, r):
     clash = client.post("/api/topics", json=body, headers=OPERATOR)
     assert clash.status_code == 409 and "exists already" in clash.json()["error"]
     changed = client.put("/api/topics/storms", json={"match": "storm", "urgent": True}, headers=OPERATOR)
-    assert changed.json() == {"name": "storms", "match": "storm", "urgent": True}
+    assert changed.json() == {"name": "storms", "match": "storm", "urgent": True} | {
+        "min_sources": 1,
+        "urgent_sources": 0,
+    }
     client.post(
         "/api/subscribers", json={"name": "ann", "notify": [HOOK], "topics": ["storms"]}, headers=OPERATOR
     )

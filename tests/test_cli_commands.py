@@ -82,7 +82,7 @@ def test_topic_add_replace_and_remove(cli, r):
     )
     ok(cli("topic", "add", "storms", "--match", "storm OR flood", "--replace"))
     assert json.loads(ok(cli("topic", "list", "--json"))) == [
-        {"name": "storms", "match": "storm OR flood", "urgent": False, "min_sources": 1}
+        {"name": "storms", "match": "storm OR flood", "urgent": False, "min_sources": 1, "urgent_sources": 0}
     ]
     ok(cli("topic", "remove", "storms"))
     assert store.list_topics(r) == [] and not r.exists("topic:storms:subs", "topic:storms:targets")

@@ -136,7 +136,7 @@ def test_every_key_written_expires(news):
     poll(news, "two", b)
     event = events.event_of(news, b.id)
     events.claim_first(news, event, {"ann\0u1": "d1"}, WINDOW)
-    events.wait_for_outlets(news, event, b.id, WINDOW)
+    events.fanned_out(news, event, b.id, True, WINDOW)
     events.remember_threads(news, b.id, {"d2": "d1"}, WINDOW)
     events.note(news, b.id, WINDOW, repeats=1)
     keys = [k for k in news.scan_iter("cl:*")]

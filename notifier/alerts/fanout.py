@@ -11,7 +11,7 @@ import redis
 from notifier.alerts import ledger, same_event
 from notifier.models import Subscriber, Topic
 from notifier.settings import Settings
-from notifier.stories import claim, match, quiet, store
+from notifier.stories import breaking, claim, events, match, quiet, store
 
 CREATE_CHUNK = 2000  # rows per Lua call: big enough to be cheap, small enough not to stall Redis
 
@@ -65,16 +65,16 @@ def create_deliveries(r: redis.Redis, story_ids: list[str], settings: Settings) 
     """Match new stories to subscribers and record one delivery per URL; return those due now."""
     created: list[str] = []
     topics = store.list_topics(r)
-    urgent = {t.name for t in topics if t.urgent}
     for story_id in story_ids:
         story = claim.load_story(r, story_id)
         if story is None:
             r.zrem("stories:pending", story_id)
             continue
         matched = matching_topics(topics, story)
-        event, ready = same_event.ready_topics(r, story, matched, topics, settings.cluster_window)
-        rows = rows_for(r, story_id, sorted(ready), urgent.intersection(ready), time.time())
-        rows = same_event.admit(r, story, event, rows, settings.cluster_window)
+        event, ready, waiting = same_event.ready_topics(r, story, matched, topics, settings.cluster_window)
+        urgent = breaking.urgent_topics(event, [t for t in topics if t.name in ready])
+        rows = rows_for(r, story_id, sorted(ready), set(urgent), time.time())
+        rows = same_event.admit(r, story, event, rows, settings.cluster_window, urgent)
         for start in range(0, len(rows), CREATE_CHUNK):
             created += ledger.create(
                 r,
@@ -82,12 +82,16 @@ def create_deliveries(r: redis.Redis, story_ids: list[str], settings: Settings) 
                 ttl=settings.story_ttl,
                 lease_until=time.time() + settings.lease_seconds,
             )
-        record_matches(r, story, matched, settings.story_ttl)
+        record_matches(r, story, matched, urgent, settings.story_ttl)
+        events.fanned_out(r, event, story_id, bool(waiting), settings.cluster_window)
     return created
 
 
-def record_matches(r: redis.Redis, story: dict, topics: dict[str, list[str]], ttl: int) -> None:
-    """Why the story matched (for `story show`), and which topics each feed feeds (for notices)."""
+def record_matches(
+    r: redis.Redis, story: dict, topics: dict[str, list[str]], urgent: dict[str, str], ttl: int
+) -> None:
+    """Why the story matched and which topics called it urgent (for `story show` and the channel's
+    priority), and which topics each feed feeds (for notices)."""
     story_id = story["id"]
     pipe = r.pipeline(transaction=True)
     if topics:
@@ -95,5 +99,7 @@ def record_matches(r: redis.Redis, story: dict, topics: dict[str, list[str]], tt
         pipe.expire(f"feed:{story['feed']}:topics", ttl)
         pipe.hset(f"story:{story_id}:matches", mapping={t: ", ".join(terms) for t, terms in topics.items()})
         pipe.expire(f"story:{story_id}:matches", ttl)
-    pipe.zrem("stories:pending", story_id)
+    if urgent:
+        pipe.hset(f"story:{story_id}:urgent", mapping=urgent)
+        pipe.expire(f"story:{story_id}:urgent", ttl)
     pipe.execute()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from notifier.alerts import ledger
+from notifier.alerts import explain, ledger
 from notifier.core import broker
 from notifier.core.refusals import Refused
 from notifier.models import Delivery
@@ -70,13 +70,14 @@ def story_detail(r: redis.Redis, story_id: str) -> dict:
         raise store.NotFound(f"no story with id {story_id}")
     view = cluster.of_story(r, story_id)
     size = {"cluster": view.id, "cluster_size": view.size} if view else {}
+    [why] = explain.stories_explained(r, [record | size])
     return {
-        **story_json(record | size),
+        **story_json(why),
         "sources": sorted(r.smembers(f"story:{story_id}:sources")),
         "matched": r.hgetall(f"story:{story_id}:matches"),
         "event": event_json(view, story_id) if view else None,
         "why_silent": events.notes(r, story_id),  # same event as an earlier alert, updates, waiting
-        "deliveries": [d.as_json() for d in ledger.of_story(r, story_id)],
+        "deliveries": explain.deliveries_explained(r, ledger.of_story(r, story_id)),
     }
 
 

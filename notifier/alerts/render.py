@@ -14,10 +14,12 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
+from notifier.alerts.apprise_params import apprise_params, with_params
 from notifier.alerts.channels import webpush
 from notifier.alerts.channels.base import plugin_for
+from notifier.alerts.follow_ups import update_title
 from notifier.alerts.links import Links
 from notifier.alerts.templating import cut, fit
 from notifier.models import Topic
@@ -81,27 +83,34 @@ def render_for(
     name = "webpush" if webpush.supports(url) else _channel_of(plugin)
     channel = CHANNELS[name]
     title_limit, body_limit = _limits(name, channel, plugin)
+    story = {**story, "title": update_title(name, story)}  # an update reads as one where it cannot thread
     data = template_data(story, topics, links or Links()) | {"show_title": title_limit == 0}
+    data["event"] = story.get("event")
     title = data["story"]["title"]
     if name == "webpush":
-        body = push_payload(data["story"], title_limit, body_limit)
+        body = push_payload(data["story"], title_limit, body_limit, story.get("event"), "update_of" in story)
     elif channel.template is None:
         document = {**data["story"], "topics": data["topics"], **dataclasses.asdict(links or Links())}
+        document |= {k: story[k] for k in ("event", "update_of") if story.get(k)}
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
     else:
         working = {**data, "story": dict(data["story"])}  # fit shortens what it renders
         body = fit(settings, channel.template, working, body_limit, channel.count_bytes)
         body = body or cut(title, body_limit)
-    headers = _list_unsubscribe(data["unsubscribe_url"]) if name == "email" else {}
-    params = _apprise_params(name, url, data, topics, headers)
+    headers = _list_unsubscribe(data["unsubscribe_url"]) | urgent_headers(topics) if name == "email" else {}
+    params = apprise_params(name, url, data, topics, headers)
     title = cut(title, title_limit) if title_limit else ""
     return Rendered(title, body, channel.body_format, with_params(url, params), headers, name)
 
 
-def push_payload(story: dict, title_limit: int, body_limit: int) -> str:
-    """What our service worker shows: a title, a short body, and where a click leads."""
+def push_payload(
+    story: dict, title_limit: int, body_limit: int, event: str | None = None, update: bool = False
+) -> str:
+    """What our service worker shows: a title, a short body, and where a click leads. Tagged with
+    the event, so an update replaces its first alert on the device (and, renotified, is heard)."""
     shown = {"title": cut(story["title"], title_limit), "body": cut(story["summary"], body_limit)}
-    return json.dumps(shown | {"url": story["link"], "tag": story["id"]}, ensure_ascii=False)
+    shown |= {"url": story["link"], "tag": event or story["id"]}
+    return json.dumps(shown | ({"renotify": True} if update else {}), ensure_ascii=False)
 
 
 # A stand-in for a subscriber's unsubscribe token while one rendering is shared: as long as a real
@@ -124,7 +133,8 @@ def render_shared(
         return render_for(url, story, topics, settings, links)
     own_page = len(page) == len(_PAGE_STAND_IN)  # a manage token: filled in like the other
     page_key = None if own_page else links.manage_url
-    key = (name, _limits(name, CHANNELS[name], plugin), story.get("id"), tuple(topics), page_key)
+    key = (name, _limits(name, CHANNELS[name], plugin), story.get("id"), story.get("update_of"))
+    key += (tuple(topics), page_key)
     if key not in shared:
         stand_in = Links(
             manage_url=links.manage_url[: -len(page)] + _PAGE_STAND_IN if own_page else links.manage_url,
@@ -138,7 +148,7 @@ def render_shared(
         return text.replace(_PAGE_STAND_IN, page) if own_page else text
 
     headers = {name: filled(value) for name, value in first.headers.items()}
-    params = _apprise_params(name, url, {}, topics, headers)
+    params = apprise_params(name, url, {}, topics, headers)
     title, body = filled(first.title), filled(first.body)
     return Rendered(title, body, first.body_format, with_params(url, params), headers, name)
 
@@ -191,53 +201,14 @@ def _limits(name: str, channel: Channel, plugin) -> tuple[int, int]:
     return title, min(channel.body_limit, _int(plugin.body_maxlen) or channel.body_limit)
 
 
+def urgent_headers(topics: Sequence[Topic | str]) -> dict:
+    """Mail readers flag a message with these (Outlook reads Importance, most others X-Priority)."""
+    urgent = any(getattr(t, "urgent", False) for t in topics)
+    return {"X-Priority": "1 (Highest)", "Importance": "high"} if urgent else {}
+
+
 def _list_unsubscribe(unsubscribe_url: str | None) -> dict:
     """RFC 8058 one-click unsubscribe: mail providers POST to the link, no page visit needed."""
     if not unsubscribe_url:
         return {}
     return {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-
-
-def _apprise_params(name: str, url: str, data: dict, topics: Sequence[Topic | str], headers: dict) -> dict:
-    if name == "email":
-        return {f"+{k}": v for k, v in headers.items()}  # Apprise's mailto sends `+Name=value` as a header
-    if name == "slack":
-        return {"blocks": "yes"}  # block mode posts our mrkdwn as it is; legacy mode escapes it again
-    return _ntfy_params(url, data, topics) if name == "ntfy" else {}
-
-
-def _ntfy_params(url: str, data: dict, topics: Sequence[Topic | str]) -> dict:
-    """Click, priority and tags from the story; parameters already in the subscriber's URL win."""
-    urgent = any(getattr(t, "urgent", False) for t in topics)
-    tags = ["rotating_light" if urgent else "newspaper"]
-    tags += [t for t in (re.sub(r"[^\w-]", "_", n) for n in data["topics"]) if t.isascii()][:4]
-    params = {"priority": "high" if urgent else None, "tags": ",".join(tags), "click": _click(data)}
-    taken = _query_keys(url)
-    if "xtags" in taken:
-        taken.add("tags")
-    return {k: v for k, v in params.items() if v and k not in taken}
-
-
-def _click(data: dict) -> str | None:
-    # Apprise percent-encodes the click URL once more (a `%` becomes `%25`): hand it the decoded
-    # form when that encodes back to the very same URL; otherwise the link stays in the body only.
-    link = data["story"]["link"]
-    plain = unquote(link) if link else ""
-    return plain if plain and plain.isascii() and quote(plain, safe=":/?@&=#") == link else None
-
-
-def _query_keys(url: str) -> set[str]:
-    query = url.split("?", 1)[1] if "?" in url else ""
-    return {unquote(pair.split("=", 1)[0]).lower() for pair in query.split("&") if pair}
-
-
-def with_params(url: str, params: dict) -> str:
-    """Append Apprise URL parameters; of two with one name, Apprise takes the later.
-
-    Apprise unquotes a parameter value twice (parsing the query, then in the plugin), so values
-    are quoted twice to arrive exactly as given.
-    """
-    if not params:
-        return url
-    query = "&".join(f"{k}={quote(quote(v, safe=''), safe='')}" for k, v in params.items())
-    return f"{url}{'&' if '?' in url else '?'}{query}"

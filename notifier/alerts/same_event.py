@@ -1,6 +1,7 @@
 """One alert per event: fan-out asks here which topics may alert yet (`--min-sources`) and which
 subscriber URLs are hearing of the event for the first time; a URL that heard of it already gets
-a later story only as an update, and only if its subscriber chose `--updates`."""
+a later story only as an update, and only if its subscriber chose `--updates`. An event that
+becomes urgent after its first alert is such an update too (stories/breaking.py)."""
 
 from __future__ import annotations
 
@@ -13,32 +14,45 @@ from notifier.stories import claim, events, store
 
 def ready_topics(
     r: redis.Redis, story: dict, matched: dict[str, list[str]], topics: list[Topic], ttl: int
-) -> tuple[events.Event, dict[str, list[str]]]:
-    """The story's event, and the matched topics whose minimum of outlets it reaches; the story
-    is fanned out again when another outlet joins, if some topic waits for one."""
+) -> tuple[events.Event, dict[str, list[str]], list[str]]:
+    """The story's event, the matched topics whose minimum of outlets it reaches, and the names of
+    those still waiting for more outlets (the caller has the story fanned out again then)."""
     event = events.event_of(r, story["id"])
     needed = {t.name: t.min_sources for t in topics}
     ready = {name: found for name, found in matched.items() if needed.get(name, 1) <= event.outlets}
     waiting = sorted(set(matched) - set(ready))
     if waiting:
-        events.wait_for_outlets(r, event, story["id"], ttl)
-        events.note(r, story["id"], ttl, waiting=f"{', '.join(waiting)} (outlets: {event.outlets})")
-    return event, ready
+        held = ", ".join(f"{name} (needs {needed[name]})" for name in waiting)
+        events.note(r, story["id"], ttl, waiting=f"{held}; {event.outlets} outlet(s) when judged")
+    return event, ready, waiting
 
 
-def admit(r: redis.Redis, story: dict, event: events.Event, rows: list[tuple], ttl: int) -> list[tuple]:
-    """The rows to record: first alerts of the event, and updates for those who want them."""
+def admit(
+    r: redis.Redis, story: dict, event: events.Event, rows: list[tuple], ttl: int, urgent: dict[str, str]
+) -> list[tuple]:
+    """The rows to record: first alerts of the event, and updates for those who want them.
+    `urgent`: topic -> why, for the topics that find this event urgent."""
     ids = {f"{row[1]}\0{row[2]}": ledger.delivery_id(row[0], row[1], row[2]) for row in rows}
-    told = events.claim_first(r, event, ids, ttl)
-    first = [row for row in rows if not told[f"{row[1]}\0{row[2]}"]]
-    heard = [row for row in rows if told[f"{row[1]}\0{row[2]}"]]
+    scored = {name for name, why in urgent.items() if why != "urgent topic"}  # urgent by breaking score
+    told = events.claim(r, event, ids, ttl, urgent=bool(scored))
+    first = [row for row in rows if not told[f"{row[1]}\0{row[2]}"][0]]
+    heard = [row for row in rows if told[f"{row[1]}\0{row[2]}"][0]]
     if not heard:
         return first
     reason = events.update_reason(story, claim.load_story(r, event.first) or {})
-    keen = {s.name for s in store.get_subscribers(r, sorted({row[1] for row in heard})) if s.updates}
-    updates = [row for row in heard if reason and row[1] in keen]
-    parents = {ids[key]: told[key] for row in updates if told[key := f"{row[1]}\0{row[2]}"] != "baseline"}
+    keen = {s.name: s for s in store.get_subscribers(r, sorted({row[1] for row in heard})) if s.updates}
+    updates = [row for row in heard if row[1] in keen and (reason or _louder(row, told, keen, scored))]
+    parents = {}
+    for row in updates:
+        if (parent := told[key := f"{row[1]}\0{row[2]}"][0]) != "baseline":
+            parents[ids[key]] = parent
     events.remember_threads(r, story["id"], parents, ttl)
     same = "baseline" if event.baseline else event.first
-    events.note(r, story["id"], ttl, same_event=same, repeats=len(heard) - len(updates), update=reason or "")
+    why = reason or (f"now {urgent[min(scored)]}" if updates else "")
+    events.note(r, story["id"], ttl, same_event=same, repeats=len(heard) - len(updates), update=why)
     return first + updates
+
+
+def _louder(row: tuple, told: dict, keen: dict, scored: set[str]) -> bool:
+    """This URL heard of the event before it was urgent, and follows a topic that now calls it so."""
+    return told[f"{row[1]}\0{row[2]}"][1] and bool(scored.intersection(keen[row[1]].topics))

@@ -12,10 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
+from urllib.parse import urlsplit
 
 import redis
 
-from notifier.alerts import pacing
+from notifier.alerts import follow_ups, pacing
 from notifier.alerts.channels import httpwatch, pooled, webpush
 from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
@@ -30,6 +32,7 @@ from notifier.settings import Settings
 from notifier.stories import claim, events, store
 
 APPRISE_LANES = SerialLanes("notifier-apprise")  # a destination's Apprise sends in order, on its own thread
+GROUPED = {"ntfy", "ntfys", "json", "jsons", "webpush", "webpushs"}  # their alerts name the event
 _told_to_wait: dict[str, float] = {}  # destination -> monotonic time its provider asked us to wait until
 
 
@@ -45,16 +48,24 @@ def render_batch(
     story_ids = sorted(stories)
     for sid in story_ids:
         pipe.hkeys(f"story:{sid}:matches")
-    matched = dict(zip(story_ids, map(set, pipe.execute()), strict=True))
+        pipe.hkeys(f"story:{sid}:urgent")  # topics that called this story urgent when it was fanned out
+    found = pipe.execute()
+    matched = dict(zip(story_ids, map(set, found[::2]), strict=True))
+    urgent = dict(zip(story_ids, map(set, found[1::2]), strict=True))
     topics = store.list_topics(r)
     pairs = [(rec.subscriber, for_apprise(urls[rec.id])) for rec in records if rec.subscriber in subscribers]
     links = links_many(r, settings, pairs)
     rendered, shared = {}, {}  # shared: one rendering per story and channel, links filled in after
     parents = events.parents_of(r, [(rec.story, rec.id) for rec in records])  # threads of updates
+    updates = follow_ups.follow_ups(r, parents)
+    grouped = [rec.story for rec in records if urlsplit(urls[rec.id]).scheme.lower() in GROUPED]
+    event_of = follow_ups.events_of(r, grouped)
     for rec in records:
         story, clean = stories.get(rec.story), for_apprise(urls[rec.id])
         if story is not None:
             chosen = [t for t in topics if t.name in matched.get(rec.story, ())]
+            chosen = [replace(t, urgent=True) if t.name in urgent[rec.story] else t for t in chosen]
+            story = follow_ups.with_context(story, updates.get(rec.id), event_of.get(rec.story))
             link = links.get((rec.subscriber, clean))
             try:
                 one = render_shared(shared, clean, story, chosen, settings, link)

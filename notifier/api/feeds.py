@@ -93,13 +93,19 @@ def list_topics():
 @router.post("/topics", response_model=schemas.Topic, status_code=201)
 def add_topic(topic: schemas.TopicIn):
     """Add a topic; an existing name is a 409 (change it with PUT)."""
-    return topic_json(catalog.define_topic(get_redis(), topic.name, topic.match, topic.urgent))
+    found = catalog.define_topic(
+        get_redis(), topic.name, topic.match, topic.urgent, False, topic.min_sources, topic.urgent_sources
+    )
+    return topic_json(found)
 
 
 @router.put("/topics/{name}", response_model=schemas.Topic)
 def replace_topic(name: str, change: schemas.TopicChange):
     """Set a topic's expression, adding the topic if it is new."""
-    return topic_json(catalog.define_topic(get_redis(), name, change.match, change.urgent, replace=True))
+    found = catalog.define_topic(
+        get_redis(), name, change.match, change.urgent, True, change.min_sources, change.urgent_sources
+    )
+    return topic_json(found)
 
 
 @router.delete("/topics/{name}", status_code=204)

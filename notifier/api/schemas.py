@@ -39,17 +39,23 @@ class TopicIn(Strict):
     name: str = Name
     match: str = Field(min_length=1, max_length=2000, description='Words, "phrases", AND, OR, NOT, ( ).')
     urgent: bool = False
+    min_sources: int = Field(default=1, ge=1, description="Alert only once this many outlets carry it.")
+    urgent_sources: int = Field(default=0, ge=0, description="Urgent from this many outlets in 10 min.")
 
 
 class TopicChange(Strict):
     match: str = Field(min_length=1, max_length=2000)
     urgent: bool = False
+    min_sources: int = Field(default=1, ge=1)
+    urgent_sources: int = Field(default=0, ge=0)
 
 
 class Topic(BaseModel):
     name: str
     match: str
     urgent: bool
+    min_sources: int = 1
+    urgent_sources: int = 0
 
 
 class SubscriberIn(Strict):
@@ -97,6 +103,12 @@ class StoryDetail(Story):
     sources: list[str]
     matched: dict[str, str]
     deliveries: list[dict]
+    event: dict | None = None  # its same-event cluster: outlets, how fast, members
+    why_silent: dict[str, str] = {}
+    outlets: int = 1
+    urgent: dict[str, str] = {}  # topic -> why it called the story urgent
+    held_back: dict[str, str] = {}  # topic -> "needs N outlets, has M" (--min-sources)
+    updates: dict[str, str] = {}  # delivery -> the earlier alert it follows up
 
 
 class Delivery(BaseModel):

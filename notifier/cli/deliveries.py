@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from notifier.alerts import overview
+from notifier.alerts import explain, overview
 from notifier.cli import output
 from notifier.cli.common import JsonFlag, new_group, redis, refusals_as_usage_errors
 
@@ -29,7 +29,9 @@ def deliveries_list(
     """The latest deliveries, newest first, or all the deliveries of one story."""
     if ctx.invoked_subcommand is not None:
         return
-    output.print_deliveries(overview.deliveries(redis(), failed, story, subscriber), as_json)
+    r = redis()
+    rows = explain.deliveries_explained(r, overview.deliveries(r, failed, story, subscriber))
+    output.print_deliveries(rows, as_json)
 
 
 @deliveries_app.command("retry")

@@ -70,7 +70,7 @@ def rows_table(title: str, keys: str, data: list[dict]) -> None:
 
 
 FEED_COLUMNS = "id name enabled interval last_success last_error next_poll interval_reason"
-DELIVERY_COLUMNS = "id story subscriber target state attempts last_error note"
+DELIVERY_COLUMNS = "id story subscriber target state attempts last_error note update_of"
 
 
 # --- feeds, topics, subscribers ----------------------------------------------------------------
@@ -86,8 +86,8 @@ def print_feeds(feeds, as_json: bool) -> None:
 def print_topics(topics, as_json: bool) -> None:
     if as_json:
         return emit_json([topic_json(t) for t in topics])
-    rows = [[t.name, t.expr, t.urgent, t.min_sources] for t in topics]
-    table("topics", ["name", "match", "urgent", "min sources"], rows)
+    rows = [[t.name, t.expr, t.urgent, t.min_sources, t.urgent_sources or None] for t in topics]
+    table("topics", ["name", "match", "urgent", "min sources", "urgent sources"], rows)
 
 
 def print_subscribers(subscribers, as_json: bool) -> None:
@@ -157,10 +157,18 @@ def print_event(detail: dict) -> None:
             say("joined:", joined["story"], f" score {joined['score']}:", " ".join(joined["terms"]))
     for reason, value in (detail.get("why_silent") or {}).items():
         say(f"{reason.replace('_', ' ')}:", value)
+    for topic, why in (detail.get("urgent") or {}).items():
+        say(f"{topic}:", why)
+    for topic, why in (detail.get("held_back") or {}).items():
+        say(f"held back by {topic} (--min-sources):", why)
+    for d in detail.get("deliveries") or []:
+        if d.get("update_of"):
+            say(f"delivery {d['id']}: update of delivery {d['update_of']};", d["thread"])
 
 
 def print_deliveries(rows, as_json: bool) -> None:
-    data = [d.as_json() for d in rows]
+    """rows: deliveries as alerts/explain.py shows them (or Delivery objects)."""
+    data = [d if isinstance(d, dict) else d.as_json() for d in rows]
     if as_json:
         return emit_json(data)
     rows_table("deliveries", DELIVERY_COLUMNS, data)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from notifier.alerts import overview
+from notifier.alerts import explain, overview
 from notifier.cli import output
 from notifier.cli.common import JsonFlag, new_group, redis, refusals_as_usage_errors
 from notifier.stories import latest, store
@@ -27,7 +27,7 @@ def story_list(
     feed_id = latest.feed_id_of(r, feed) if feed else None
     with refusals_as_usage_errors():
         expr = latest.topic_expression(r, topic) if topic else None
-    newest = latest.newest_stories(r, feed_id, expr, limit)
+    newest = explain.stories_explained(r, latest.newest_stories(r, feed_id, expr, limit))
     feed_names = {f.id: f.name for f in store.list_feeds(r)}
     output.print_stories(newest, feed_names, as_json)
 

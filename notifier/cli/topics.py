@@ -27,13 +27,26 @@ def topic_add(
     min_sources: Annotated[
         int, typer.Option(min=1, help="Alert only once this many outlets carry the event.")
     ] = 1,
+    urgent_sources: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Urgent once this many outlets carry the event within 10 minutes (0: never)."
+        ),
+    ] = 0,
 ) -> None:
     """Add a topic; an existing NAME is refused unless --replace."""
     with refusals_as_usage_errors("add --replace to change its expression"):
         topic = catalog.define_topic(
-            redis(), name, match_expr, urgent=urgent, replace=replace, min_sources=min_sources
+            redis(),
+            name,
+            match_expr,
+            urgent=urgent,
+            replace=replace,
+            min_sources=min_sources,
+            urgent_sources=urgent_sources,
         )
     extra = (" (urgent)" if urgent else "") + (f" (from {min_sources} outlets)" if min_sources > 1 else "")
+    extra += f" (urgent from {urgent_sources} outlets within 10 min)" if urgent_sources else ""
     output.say(f"topic {topic.name}: {match_expr}{extra}")
 
 

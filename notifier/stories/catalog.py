@@ -38,7 +38,13 @@ def watch_feed(
 
 
 def define_topic(
-    r: redis.Redis, name: str, expr: str, urgent: bool = False, replace: bool = False, min_sources: int = 1
+    r: redis.Redis,
+    name: str,
+    expr: str,
+    urgent: bool = False,
+    replace: bool = False,
+    min_sources: int = 1,
+    urgent_sources: int = 0,
 ) -> Topic:
     """Add a topic, or change an existing one's expression when `replace`."""
     name = name.strip()
@@ -50,7 +56,9 @@ def define_topic(
         raise Refused(f"invalid expression: {exc}") from None
     if min_sources < 1:
         raise Refused("--min-sources must be 1 or more")
-    topic = Topic(name=name, expr=expr, urgent=urgent, min_sources=min_sources)
+    if urgent_sources < 0 or urgent_sources == 1:
+        raise Refused("--urgent-sources must be 2 or more (one outlet is not a breaking event)")
+    topic = Topic(name, expr, urgent=urgent, min_sources=min_sources, urgent_sources=urgent_sources)
     if replace:
         store.add_topic(r, topic)
     elif not store.create_topic(r, topic):

@@ -2,6 +2,7 @@
 may follow it, and the stories waiting for more outlets.
 
   cl:told:{cluster}  hash (subscriber NUL url hash) -> the delivery id of the first alert it got
+  cl:loud:{cluster}  hash (subscriber NUL url hash) -> the alert that told that URL the event is urgent
   cl:re:{story}      hash delivery id -> the delivery it follows up (its e-mail thread parent)
   cl:note:{story}    hash: why a story reached fewer subscribers than its topics have (story show)
 
@@ -11,6 +12,7 @@ as news again. Every key expires with the cluster window.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import redis
@@ -29,25 +31,36 @@ local doc = redis.call('GET', 'cl:doc:' .. ARGV[1])
 if not doc then return false end
 local cluster = string.match(doc, '^[^\\t]*\\t([^\\t]*)')
 local first, baseline = unpack(redis.call('HMGET', 'cl:c:' .. cluster, 'first', 'baseline'))
-return {cluster, first or ARGV[1], redis.call('ZCARD', 'cl:m:' .. cluster),
-  redis.call('HLEN', 'cl:o:' .. cluster), baseline or ''}
+local arrivals, earliest, soon = redis.call('HVALS', 'cl:o:' .. cluster), math.huge, 0
+for _, t in ipairs(arrivals) do earliest = math.min(earliest, tonumber(t)) end
+for _, t in ipairs(arrivals) do if tonumber(t) - earliest <= 600 then soon = soon + 1 end end
+return {cluster, first or ARGV[1], redis.call('ZCARD', 'cl:m:' .. cluster), #arrivals, baseline or '', soon}
 """
 
-# ARGV: ttl, baseline (1/0), then field, delivery id pairs. Returns, per pair, '' when this
-# delivery is the first alert of the event to that URL (now or in an earlier run of the same
-# fan-out), else what it follows: the first alert's id, or 'baseline'.
+# KEYS: cl:told:{cluster}, cl:loud:{cluster}. ARGV: ttl, baseline (1/0), urgent (1/0), then field,
+# delivery id pairs. Returns, per pair, what the delivery follows ('' when it is the first alert of
+# the event to that URL, now or in an earlier run of the same fan-out; else the first alert's id,
+# or 'baseline'), then '1' when the URL hears now, for the first time, that the event is urgent.
+# A URL whose first alert was urgent is marked so then, and is never told again that it is.
 CLAIM_FIRST_LUA = """
-local key, out = KEYS[1], {}
-for i = 3, #ARGV, 2 do
-  if ARGV[2] == '1' then
-    table.insert(out, 'baseline')
-  else
-    local told = redis.call('HGET', key, ARGV[i])
-    if not told then redis.call('HSET', key, ARGV[i], ARGV[i + 1]); told = ARGV[i + 1] end
-    table.insert(out, told == ARGV[i + 1] and '' or told)
+local out = {}
+for i = 4, #ARGV, 2 do
+  local told, loud = 'baseline', ''
+  if ARGV[2] ~= '1' then
+    told = redis.call('HGET', KEYS[1], ARGV[i])
+    if not told then
+      redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+      if ARGV[3] == '1' then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+      told = ARGV[i + 1]
+    elseif told ~= ARGV[i + 1] and ARGV[3] == '1' then
+      redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1])
+      if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then loud = '1' end  -- a rerun says it again
+    end
   end
+  table.insert(out, told == ARGV[i + 1] and '' or told)
+  table.insert(out, loud)
 end
-redis.call('EXPIRE', key, ARGV[1])
+for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ARGV[1]) end
 return out
 """
 
@@ -61,6 +74,7 @@ class Event:
     size: int
     outlets: int
     baseline: bool
+    within_10: int = 1  # outlets whose first copy came within 10 minutes of the first outlet's
 
 
 def event_of(r: redis.Redis, story_id: str) -> Event:
@@ -68,28 +82,54 @@ def event_of(r: redis.Redis, story_id: str) -> Event:
     found = r.register_script(EVENT_LUA)(args=[story_id])
     if not found:
         return Event(story_id, story_id, 1, 1, False)
-    cluster, first, size, outlets, baseline = found
-    return Event(cluster, first, int(size), int(outlets), baseline == "1")
+    cluster, first, size, outlets, baseline, soon = found
+    return Event(cluster, first, int(size), int(outlets), baseline == "1", int(soon))
 
 
-def wait_for_outlets(r: redis.Redis, event: Event, story_id: str, ttl: int) -> None:
-    """Fan this story out again when another outlet joins its event (see cluster_index.commit)."""
-    pipe = r.pipeline(transaction=False)
-    pipe.sadd(f"cl:wait:{event.id}", story_id)
-    pipe.expire(f"cl:wait:{event.id}", ttl)
-    pipe.execute()
+# KEYS: stories:pending, cl:wait:{cluster}, cl:o:{cluster}, cl:note:{story}. ARGV: story, ttl,
+# outlets it was judged with ('': no topic waits any more), now. One step, so an outlet that joins
+# while the story is being fanned out is never missed: either it finds the story in cl:wait, or
+# this finds one outlet more.
+DONE_LUA = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[3] == '' then redis.call('HDEL', KEYS[4], 'waiting') return 0 end
+if redis.call('HLEN', KEYS[3]) > tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+  return 1
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 0
+"""
+
+
+def fanned_out(r: redis.Redis, event: Event, story_id: str, waiting: bool, ttl: int) -> None:
+    """The story's fan-out is done: off `stories:pending`, unless some topic waits for another
+    outlet; then it is fanned out again when one joins (cluster_index.commit, breaking.count_copies)."""
+    keys = ["stories:pending", f"cl:wait:{event.id}", f"cl:o:{event.id}", f"cl:note:{story_id}"]
+    args = [story_id, ttl, event.outlets if waiting else "", int(time.time())]
+    r.register_script(DONE_LUA)(keys=keys, args=args)
 
 
 def claim_first(r: redis.Redis, event: Event, deliveries: dict[str, str], ttl: int) -> dict[str, str]:
     """deliveries: (subscriber NUL url hash) -> delivery id. Returns, per field, '' for the first
     alert of this event to that URL, else the id of the alert it would repeat ('baseline': none)."""
+    return {field: told for field, (told, _) in claim(r, event, deliveries, ttl).items()}
+
+
+def claim(
+    r: redis.Redis, event: Event, deliveries: dict[str, str], ttl: int, urgent: bool = False
+) -> dict[str, tuple[str, bool]]:
+    """`claim_first`, and per field whether that URL, which heard of the event before it was
+    urgent, is to be told now that it is (once: see CLAIM_FIRST_LUA)."""
     if not deliveries:
         return {}
-    args: list = [ttl, int(event.baseline)]
+    args: list = [ttl, int(event.baseline), int(urgent)]
     for field, delivery in deliveries.items():
         args += [field, delivery]
-    told = r.register_script(CLAIM_FIRST_LUA)(keys=[f"cl:told:{event.id}"], args=args)
-    return dict(zip(deliveries, told, strict=True))
+    keys = [f"cl:told:{event.id}", f"cl:loud:{event.id}"]
+    out = r.register_script(CLAIM_FIRST_LUA)(keys=keys, args=args)
+    return {field: (out[2 * n], out[2 * n + 1] == "1") for n, field in enumerate(deliveries)}
 
 
 def update_reason(story: dict, first: dict) -> str | None:

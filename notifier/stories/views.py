@@ -42,7 +42,8 @@ def feed_json(feed) -> dict:
 
 
 def topic_json(topic) -> dict:
-    return {"name": topic.name, "match": topic.expr, "urgent": topic.urgent, "min_sources": topic.min_sources}
+    data = {"name": topic.name, "match": topic.expr, "urgent": topic.urgent, "min_sources": topic.min_sources}
+    return data | {"urgent_sources": topic.urgent_sources}
 
 
 def subscriber_json(s) -> dict:
@@ -59,9 +60,11 @@ def subscriber_json(s) -> dict:
     }
 
 
+EXPLAINED = ("outlets", "urgent", "held_back", "why_silent", "updates")  # alerts/explain.py, when read
+
+
 def story_json(record: dict) -> dict:
-    """A stored story as the contract shows it. Clustering is not stored yet: each story is its
-    own cluster of one."""
+    """A stored story as the contract shows it; a story never placed in a cluster is its own."""
     return {
         "id": record["id"],
         "feed_id": record.get("feed_id", record.get("feed")),
@@ -72,4 +75,4 @@ def story_json(record: dict) -> dict:
         "guid": record.get("guid"),
         "cluster": record.get("cluster") or record["id"],
         "cluster_size": record.get("cluster_size") or 1,
-    }
+    } | {key: record[key] for key in EXPLAINED if key in record}

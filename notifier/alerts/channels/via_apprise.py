@@ -5,19 +5,37 @@ seconds (LIMITS.md), and a fresh object keeps one subscriber's URL from slowing 
 Every send runs inside `socketguard.connections_checked`: whatever service the URL names, each
 connection Apprise's plugin makes (and each redirect it follows) goes only to an address the
 guard allowed. `check_notify_url` refuses what it can see early, at `subscriber add`.
+
+An e-mail keeps our Message-ID (alerts/mail_threads.py) through Apprise too: its mailto plugin
+always writes `make_msgid()`'s after the URL's `+Header`s, so a Message-ID given as a header would
+be a second one. `make_msgid` in that plugin's module is wrapped once: inside a send of ours it
+returns the id in a ContextVar (Apprise copies the caller's context into the threads it sends
+from), everywhere else it is the standard one.
 """
 
 from __future__ import annotations
 
+import contextvars
 import inspect
+from email.utils import make_msgid
 from functools import lru_cache
 
 import apprise
+import apprise.plugins.email.base as apprise_email
 
 from notifier.alerts.channels.base import DeliveryError, fresh_plugin
 from notifier.alerts.render import Rendered
 from notifier.core import netguard, socketguard
 from notifier.core.redact import redact, redact_text, remember_secrets
+
+_MESSAGE_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("notifier_message_id", default=None)
+
+
+def _message_id(*args, **kwargs) -> str:
+    return _MESSAGE_ID.get() or make_msgid(*args, **kwargs)
+
+
+apprise_email.make_msgid = _message_id
 
 
 def usable_plugin(url: str):
@@ -75,11 +93,15 @@ def send_via_apprise(url: str, message: Rendered, allow_private: bool, policy=No
     sender = apprise.Apprise()
     sender.add(usable_plugin(message.url_for_apprise))  # the same URL, plus channel parameters
     rule = policy or netguard.policy_for(allow_private)
+    own_id = _MESSAGE_ID.set(message.headers.get("Message-ID") if message.channel == "email" else None)
     with (
         socketguard.connections_checked(rule) as refused,
         apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured,
     ):
-        ok = sender.notify(title=message.title, body=message.body, body_format=message.body_format)
+        try:
+            ok = sender.notify(title=message.title, body=message.body, body_format=message.body_format)
+        finally:
+            _MESSAGE_ID.reset(own_id)
     if refused:
         raise DeliveryError(f"{redact(url)}: {redact_text(refused[0])}", permanent=True)
     if not ok:

@@ -14,6 +14,7 @@ self.addEventListener("push", (event) => {
     self.registration.showNotification(alert.title || "Breaking news", {
       body: alert.body || "",
       tag: alert.tag || undefined,
+      renotify: Boolean(alert.tag && alert.renotify), // an update replacing its event's first alert
       data: { url },
     })
   );

@@ -25,7 +25,8 @@ def add_topic(r: redis.Redis, topic: Topic) -> None:
 
 def _topic_record(topic: Topic) -> str:
     record = {"expr": topic.expr, "urgent": topic.urgent}
-    return json.dumps(record | ({"min_sources": topic.min_sources} if topic.min_sources > 1 else {}))
+    record |= {"min_sources": topic.min_sources} if topic.min_sources > 1 else {}
+    return json.dumps(record | ({"urgent_sources": topic.urgent_sources} if topic.urgent_sources else {}))
 
 
 def list_topics(r: redis.Redis) -> list[Topic]:

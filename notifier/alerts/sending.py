@@ -9,6 +9,7 @@ only its own deliveries. Deciding what a failure means is the caller's business.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -19,7 +20,7 @@ from notifier.alerts import pacing
 from notifier.alerts.channels import httpwatch, pooled, webpush
 from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
-from notifier.alerts.identity import identified
+from notifier.alerts.identity import apprise_url, identified
 from notifier.alerts.links import links_many
 from notifier.alerts.render import Rendered, render_for, render_shared
 from notifier.core import metrics
@@ -163,6 +164,7 @@ def send_one(url: str, rendered: Rendered, settings: Settings) -> DeliveryError 
 
 def through_apprise(url: str, rendered: Rendered, settings: Settings) -> DeliveryError | None:
     """One Apprise send, its error (if any) completed with what the HTTP answers said."""
+    rendered = dataclasses.replace(rendered, url_for_apprise=apprise_url(rendered))
     return watched(lambda: send_via_apprise(url, rendered, settings.allow_private_hosts))
 
 

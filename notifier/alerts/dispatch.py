@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import redis
 
-from notifier.alerts import interruptions, ledger, notices, pacing, sending
+from notifier.alerts import expiry, interruptions, ledger, notices, pacing, sending
 from notifier.alerts.channels.base import DeliveryError
 from notifier.core import metrics
 from notifier.core.drain import Countdown, Drain
@@ -58,9 +58,7 @@ def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> 
                 metrics.delivered([record.target], "failed")
             return settled == "resent"
     elif now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
-        ledger.finish(r, record.id, "dropped", error="too old to be worth sending")
-        r.hincrby("deliveries:count", "dropped_stale", 1)
-        metrics.delivered([record.target], "dropped")
+        expiry.drop(r, [record], expiry.too_old(settings), "dropped_stale")
     else:
         return True
     return False
@@ -69,8 +67,8 @@ def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> 
 def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> Countdown:
     subscribers = {s.name: s for s in store.get_subscribers(r, sorted({rec.subscriber for rec in records}))}
     urls = {rec.id: url_of(rec, subscribers, settings) for rec in records}
-    for rec in [rec for rec in records if urls[rec.id] is None]:
-        outcome(r, [rec], DeliveryError("the subscriber's URL is gone", permanent=True), settings)
+    for rec in [rec for rec in records if urls[rec.id] is None]:  # nobody to send it to: not a failure
+        expiry.drop(r, [rec], expiry.removed_reason(rec, set(subscribers)), "dropped_removed")
     waiting = [rec for rec in records if urls[rec.id]]
     waits = pacing.take_each(r, [pacing.destination_keys(urls[rec.id]) for rec in waiting])
     later = {rec.id: time.time() + wait for rec, wait in zip(waiting, waits, strict=True) if wait > 0}
@@ -137,6 +135,11 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
     candidates = ledger.get_many(r, sorted(r.smembers(held_key)))
     due = [d.id for d in candidates if d.state == "held" and (d.next_at or 0) <= now + 1]
     url = target_of(r, record, settings)
+    if due and url is None:
+        gone_for = [d for d in candidates if d.id in set(due)]
+        subscribers = {record.subscriber} if store.get_subscribers(r, [record.subscriber]) else set()
+        expiry.drop(r, gone_for, expiry.removed_reason(record, subscribers), "dropped_removed", held_key)
+        return
     if not due or (url and paced(r, url, due)):
         return
     taken = ledger.begin_held(r, due, now + settings.lease_seconds)
@@ -194,7 +197,10 @@ def outcome(
         log.info("sent %d alert(s) to %s (%s)", len(records), first.subscriber, first.target)
         return
     log.warning("send to %s failed (attempt %d): %s", first.target, attempts, error)
-    if error.permanent or attempts >= settings.delivery_max_attempts:
+    if error.unavailable and not error.permanent:
+        expiry.ride_out(r, records, error, settings, held_key, url)
+        return
+    if error.permanent or attempts - first.outages >= settings.delivery_max_attempts:
         for record in records:
             ledger.finish(r, record.id, "failed", error=str(error))
         if held_key:

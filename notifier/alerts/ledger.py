@@ -69,6 +69,7 @@ for i = 4, #ARGV do
   local state = redis.call('HGET', key, 'state')
   if state and string.find(from, ',' .. state .. ',', 1, true) then
     redis.call('HSET', key, 'state', 'sending', 'updated', ARGV[1])
+    redis.call('HSETNX', key, 'first_try', ARGV[1])
     redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('ZADD', 'deliveries:due', ARGV[2], ARGV[i])
     table.insert(taken, ARGV[i])
@@ -220,4 +221,6 @@ def _delivery(raw: dict) -> Delivery:
     values["next_at"] = float(raw["next_at"]) if raw.get("next_at") else None
     values["resent"] = int(raw.get("resent") or 0)
     values["note"] = raw.get("note") or None
+    values["first_try"] = float(raw["first_try"]) if raw.get("first_try") else None
+    values["outages"] = int(raw.get("outages") or 0)
     return Delivery(**values)

@@ -195,5 +195,6 @@ def watched(send_it) -> DeliveryError | None:
         except DeliveryError as exc:
             exc.permanent = exc.permanent or seen.permanent
             exc.retry_after = seen.retry_after
+            exc.unavailable = exc.unavailable or seen.unavailable
             return exc
     return None

@@ -56,6 +56,8 @@ def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> 
             settled = interruptions.settle(r, record.id, settings.lease_seconds, now)
             if settled == "failed":
                 metrics.delivered([record.target], "failed")
+            elif settled == "held":  # a digest goes again whole, as the same message
+                release_held(r, record, settings)
             return settled == "resent"
     elif now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
         expiry.drop(r, [record], expiry.too_old(settings), "dropped_stale")
@@ -133,7 +135,11 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
     now = time.time()
     held_key = f"held:{record.subscriber}:{record.url_hash}"
     candidates = ledger.get_many(r, sorted(r.smembers(held_key)))
-    due = [d.id for d in candidates if d.state == "held" and (d.next_at or 0) <= now + 1]
+    due = [d for d in candidates if d.state == "held" and (d.next_at or 0) <= now + 1]
+    # a digest that was interrupted or failed goes again as it was: the same alerts, the same identity
+    again = next((d.digest for d in due if d.digest), None)
+    due = [d.id for d in due if d.digest == again] if again else [d.id for d in due]
+    digest = again or (ledger.digest_id(due) if len(due) > 1 else "")
     url = target_of(r, record, settings)
     if due and url is None:
         gone_for = [d for d in candidates if d.id in set(due)]
@@ -142,7 +148,7 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
         return
     if not due or (url and paced(r, url, due)):
         return
-    taken = ledger.begin_held(r, due, now + settings.lease_seconds)
+    taken = ledger.begin_held(r, due, now + settings.lease_seconds, digest)
     if not taken:
         return
     records = [d for d in candidates if d.id in set(taken)]
@@ -152,7 +158,7 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
         subs = {record.subscriber} if record.subscriber != notices.OPERATOR else set()
         error = sending.send_rendered(r, records[:1], {records[0].id: url}, settings, subs)[records[0].id]
     else:
-        error = sending.send_digest(url, stories, settings) if url and stories else gone()
+        error = sending.send_digest(url, stories, settings, digest) if url and stories else gone()
     outcome(r, records, error, settings, held_key=held_key, url=url)
 
 

@@ -168,10 +168,19 @@ def through_apprise(url: str, rendered: Rendered, settings: Settings) -> Deliver
     return watched(lambda: send_via_apprise(url, rendered, settings.allow_private_hosts))
 
 
-def send_digest(url: str, stories: list[dict], settings: Settings) -> DeliveryError | None:
-    """Several held alerts of one URL as one message, through Apprise."""
+def send_digest(
+    url: str, stories: list[dict], settings: Settings, identity: str = ""
+) -> DeliveryError | None:
+    """Several held alerts of one URL as one message, carrying the digest's `identity` so a copy
+    sent after a crash is recognisable as a whole. E-mail goes the pooled way when it can: Apprise's
+    e-mail adds a Message-ID of its own. Everything else through Apprise (webhooks: `apprise_url`)."""
     clean = for_apprise(url)
-    return send_one(clean, render_for(clean, digest_story(stories), [], settings), settings)
+    rendered = render_for(clean, digest_story(stories), [], settings)
+    rendered = identified(rendered, clean, identity) if identity else rendered
+    if rendered.channel == "email" and pooled.supports(clean):
+        job = pooled.Job.for_rendered(rendered, clean)
+        return pooled.send_batch([job], allow_private=settings.allow_private_hosts)[0]
+    return send_one(clean, rendered, settings)
 
 
 def digest_story(stories: list[dict]) -> dict:

@@ -10,6 +10,7 @@ a permanent failure disables the URL and tells the subscriber through their othe
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -19,7 +20,7 @@ import redis
 
 from notifier.alerts import expiry, interruptions, ledger, notices, pacing, sending
 from notifier.alerts.channels.base import DeliveryError
-from notifier.core import metrics
+from notifier.core import db, metrics
 from notifier.core.drain import Countdown, Drain
 from notifier.models import Delivery, find_url
 from notifier.settings import Settings
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 FAILING_MEMORY = 7 * 24 * 3600  # `status` shows URLs that failed within the last week
 STALLED = 5.0  # seconds without a send to a destination ending, while more wait: it hangs
 OUTCOMES = Drain("notifier-send-results")  # every send's end, recorded as it comes
+SEND_WINDOW = 20.0  # seconds of a lease a send may use (its 15 s timeout and a margin)
 
 
 def send_deliveries(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> Countdown:
@@ -105,15 +107,22 @@ class _Outcomes:
 
 
 def record_outcomes(r: redis.Redis, ended: list[tuple], settings: Settings) -> None:
-    """(record, url, error or None, countdown) of sends that ended: the sent ones in one round trip."""
+    """(record, url, error or None, countdown) of sends that ended: the sent ones in one round trip.
+
+    Redis away when a send ends: the outcome waits for it while the send's lease lasts (a send
+    takes at most SEND_WINDOW of it), since no sweeper can resend it before then; a lost
+    outcome would send the alert again (tests/faults/test_fault_ledger_write_waits.py)."""
+    patience = max(0.0, settings.lease_seconds - SEND_WINDOW)
     try:
-        ledger.sent_many(r, [rec.id for rec, _, error, _ in ended if error is None])
+        sent = [rec.id for rec, _, error, _ in ended if error is None]
+        db.outlasting(lambda: ledger.sent_many(r, sent), patience, f"the outcome of {len(sent)} send(s)")
         metrics.delivered([rec.target for rec, _, error, _ in ended if error is None], "sent")
         for rec, url, error, _ in ended:
             if error is not None and error.deferred:
                 ledger.defer(r, rec.id, time.time() + error.retry_after)
             elif error is not None:
-                outcome(r, [rec], error, settings, url=url)
+                failure = functools.partial(outcome, r, [rec], error, settings, url=url)
+                db.outlasting(failure, patience, "the outcome of a failed send")
         log.info("sent %d of %d alert(s)", sum(error is None for _, _, error, _ in ended), len(ended))
     finally:
         metrics.flush(r)  # recorded after the task returned: its postrun flush has been and gone

@@ -191,6 +191,7 @@ local state = redis.call('HGET', key, 'state')
 if not state then return false end
 if state == 'failed' or state == 'dropped' then
   redis.call('HSET', key, 'state', 'retrying', 'next_at', ARGV[2], 'created', ARGV[2], 'updated', ARGV[2])
+  redis.call('HDEL', key, 'first_try')  -- the age clock of NOTIFIER_DELIVERY_MAX_AGE starts again
   redis.call('ZADD', 'deliveries:due', ARGV[2], ARGV[1])
   redis.call('HINCRBY', 'deliveries:count', 'retrying', 1)
 end

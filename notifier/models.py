@@ -116,6 +116,9 @@ class Delivery:
     next_at: float | None = None
     resent: int = 0  # times sent again after a worker died mid-send
     note: str | None = None
+    first_try: float | None = None  # when its first send began: the age NOTIFIER_DELIVERY_MAX_AGE counts
+    outages: int = 0  # tries that found the provider down: not counted against the attempts bound
+    digest: str | None = None  # the identity of the digest it was last sent in, if any
     extra: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:

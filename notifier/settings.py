@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     cluster_window: int = Field(default=48 * 3600, ge=3600)
     # Delivery.
     delivery_max_attempts: int = Field(default=6, ge=1)
-    delivery_max_age: int = Field(default=6 * 3600, ge=60)
+    delivery_max_age: int = Field(default=6 * 3600, ge=5)  # tests wait out an outage in seconds
     retry_base_delay: float = Field(default=5.0, gt=0)
     lease_seconds: int = Field(default=120, ge=2)
     visibility_timeout: int = Field(default=600, ge=5)

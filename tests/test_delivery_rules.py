@@ -157,3 +157,46 @@ def test_status_reports_queue_depths_delivery_counts_and_a_url_that_keeps_failin
     status = json.loads(shown)
     assert status["deliveries"]["failed"] == 1 and status["failing_urls"] == {"ann json://127.0.0.1": 1}
     assert set(status["queues"]) == {"tick", "poll", "deliver"} and "SECRETTOKEN" not in shown
+
+
+def test_a_provider_that_is_down_does_not_use_up_the_attempts(env, r, sink):
+    store.add_topic(r, Topic("storms", "storm"))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/ann"),), ("storms",)))
+    tries = get_settings().delivery_max_attempts + 2
+    sink.responses.extend([(503, {})] * tries)
+    publish(r, "Storm hits the north coast tonight")
+    for _ in range(tries + 1):
+        run_ticks(r)
+        make_due_now(r)
+    [row] = ledger.recent(r)
+    assert row.state == "sent" and row.outages == tries and row.attempts == tries + 1
+
+
+def test_an_alert_past_the_max_age_while_the_provider_is_down_is_dropped_with_the_reason(env, r, sink):
+    store.add_topic(r, Topic("storms", "storm"))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/ann"),), ("storms",)))
+    sink.responses.extend([(503, {})] * 2)
+    publish(r, "Storm hits the north coast tonight")
+    run_ticks(r)
+    [row] = ledger.recent(r)
+    age = get_settings().delivery_max_age
+    r.hset(f"delivery:{row.id}", "first_try", time.time() - age - 1)  # first tried that long ago
+    make_due_now(r)
+    run_ticks(r)
+    row = ledger.get(r, row.id)
+    assert row.state == "dropped" and row.last_error.startswith(f"older than {age} s")
+    assert r.hget("deliveries:count", "dropped_stale") == "1" and not r.hget("deliveries:count", "failed")
+
+
+def test_a_waiting_alert_of_a_removed_subscriber_is_dropped_not_failed(env, r, sink):
+    store.add_topic(r, Topic("storms", "storm"))
+    store.add_subscriber(r, Subscriber("ann", (sink.url("/ann"),), ("storms",)))
+    sink.responses.append((500, {}))
+    publish(r, "Storm hits the north coast tonight")
+    run_ticks(r)
+    store.remove_subscriber(r, "ann")
+    make_due_now(r)
+    run_ticks(r)
+    [row] = ledger.recent(r)
+    assert (row.state, row.last_error) == ("dropped", "the subscriber was removed before it was sent")
+    assert len(sink.requests) == 1 and not r.hgetall("failing:urls")

@@ -40,3 +40,18 @@ def test_a_delivery_interrupted_too_often_fails_with_the_reason(r):
     row = ledger.get(r, did)
     assert row.state == "failed" and row.last_error == "interrupted during send 4 times; given up"
     assert row.resent == 3 and r.zscore("deliveries:due", did) is None
+
+
+def test_an_interrupted_digest_goes_back_held_whole_with_its_identity(r):
+    rows = [
+        ("s1", "ana", "h1", "json://127.0.0.1", time.time()),
+        ("s2", "ana", "h1", "json://127.0.0.1", time.time()),
+    ]
+    ledger.create(r, rows, ttl=3600, lease_until=time.time())  # held: they wait, none returned
+    ids = sorted(r.smembers("held:ana:h1"))
+    digest = ledger.digest_id(ids)
+    assert sorted(ledger.begin_held(r, ids, time.time() + 5, digest)) == ids
+    assert interruptions.settle(r, ids[0], lease=5, now=time.time() + 6) == "held"
+    again = ledger.get_many(r, ids)
+    assert {(d.state, d.digest, d.resent) for d in again} == {("held", digest, 1)}
+    assert interruptions.settle(r, ids[1], lease=5, now=time.time() + 6) is None  # settled with the first

@@ -10,6 +10,7 @@ a permanent failure disables the URL and tells the subscriber through their othe
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 
 import redis
 
-from notifier.alerts import interruptions, ledger, notices, pacing, sending
+from notifier.alerts import expiry, interruptions, ledger, notices, pacing, sending
 from notifier.alerts.channels.base import DeliveryError
-from notifier.core import metrics
+from notifier.core import db, metrics
 from notifier.core.drain import Countdown, Drain
 from notifier.models import Delivery, find_url
 from notifier.settings import Settings
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 FAILING_MEMORY = 7 * 24 * 3600  # `status` shows URLs that failed within the last week
 STALLED = 5.0  # seconds without a send to a destination ending, while more wait: it hangs
 OUTCOMES = Drain("notifier-send-results")  # every send's end, recorded as it comes
+SEND_WINDOW = 20.0  # seconds of a lease a send may use (its 15 s timeout and a margin)
 
 
 def send_deliveries(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> Countdown:
@@ -56,11 +58,11 @@ def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> 
             settled = interruptions.settle(r, record.id, settings.lease_seconds, now)
             if settled == "failed":
                 metrics.delivered([record.target], "failed")
+            elif settled == "held":  # a digest goes again whole, as the same message
+                release_held(r, record, settings)
             return settled == "resent"
     elif now - max(record.created, record.next_at or 0) > settings.delivery_max_age:
-        ledger.finish(r, record.id, "dropped", error="too old to be worth sending")
-        r.hincrby("deliveries:count", "dropped_stale", 1)
-        metrics.delivered([record.target], "dropped")
+        expiry.drop(r, [record], expiry.too_old(settings), "dropped_stale")
     else:
         return True
     return False
@@ -69,8 +71,8 @@ def triage(r: redis.Redis, record: Delivery, settings: Settings, now: float) -> 
 def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> Countdown:
     subscribers = {s.name: s for s in store.get_subscribers(r, sorted({rec.subscriber for rec in records}))}
     urls = {rec.id: url_of(rec, subscribers, settings) for rec in records}
-    for rec in [rec for rec in records if urls[rec.id] is None]:
-        outcome(r, [rec], DeliveryError("the subscriber's URL is gone", permanent=True), settings)
+    for rec in [rec for rec in records if urls[rec.id] is None]:  # nobody to send it to: not a failure
+        expiry.drop(r, [rec], expiry.removed_reason(rec, set(subscribers)), "dropped_removed")
     waiting = [rec for rec in records if urls[rec.id]]
     waits = pacing.take_each(r, [pacing.destination_keys(urls[rec.id]) for rec in waiting])
     later = {rec.id: time.time() + wait for rec, wait in zip(waiting, waits, strict=True) if wait > 0}
@@ -105,15 +107,22 @@ class _Outcomes:
 
 
 def record_outcomes(r: redis.Redis, ended: list[tuple], settings: Settings) -> None:
-    """(record, url, error or None, countdown) of sends that ended: the sent ones in one round trip."""
+    """(record, url, error or None, countdown) of sends that ended: the sent ones in one round trip.
+
+    Redis away when a send ends: the outcome waits for it while the send's lease lasts (a send
+    takes at most SEND_WINDOW of it), since no sweeper can resend it before then; a lost
+    outcome would send the alert again (tests/faults/test_fault_ledger_write_waits.py)."""
+    patience = max(0.0, settings.lease_seconds - SEND_WINDOW)
     try:
-        ledger.sent_many(r, [rec.id for rec, _, error, _ in ended if error is None])
+        sent = [rec.id for rec, _, error, _ in ended if error is None]
+        db.outlasting(lambda: ledger.sent_many(r, sent), patience, f"the outcome of {len(sent)} send(s)")
         metrics.delivered([rec.target for rec, _, error, _ in ended if error is None], "sent")
         for rec, url, error, _ in ended:
             if error is not None and error.deferred:
                 ledger.defer(r, rec.id, time.time() + error.retry_after)
             elif error is not None:
-                outcome(r, [rec], error, settings, url=url)
+                failure = functools.partial(outcome, r, [rec], error, settings, url=url)
+                db.outlasting(failure, patience, "the outcome of a failed send")
         log.info("sent %d of %d alert(s)", sum(error is None for _, _, error, _ in ended), len(ended))
     finally:
         metrics.flush(r)  # recorded after the task returned: its postrun flush has been and gone
@@ -135,11 +144,20 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
     now = time.time()
     held_key = f"held:{record.subscriber}:{record.url_hash}"
     candidates = ledger.get_many(r, sorted(r.smembers(held_key)))
-    due = [d.id for d in candidates if d.state == "held" and (d.next_at or 0) <= now + 1]
+    due = [d for d in candidates if d.state == "held" and (d.next_at or 0) <= now + 1]
+    # a digest that was interrupted or failed goes again as it was: the same alerts, the same identity
+    again = next((d.digest for d in due if d.digest), None)
+    due = [d.id for d in due if d.digest == again] if again else [d.id for d in due]
+    digest = again or (ledger.digest_id(due) if len(due) > 1 else "")
     url = target_of(r, record, settings)
+    if due and url is None:
+        gone_for = [d for d in candidates if d.id in set(due)]
+        subscribers = {record.subscriber} if store.get_subscribers(r, [record.subscriber]) else set()
+        expiry.drop(r, gone_for, expiry.removed_reason(record, subscribers), "dropped_removed", held_key)
+        return
     if not due or (url and paced(r, url, due)):
         return
-    taken = ledger.begin_held(r, due, now + settings.lease_seconds)
+    taken = ledger.begin_held(r, due, now + settings.lease_seconds, digest)
     if not taken:
         return
     records = [d for d in candidates if d.id in set(taken)]
@@ -149,7 +167,7 @@ def release_held(r: redis.Redis, record: Delivery, settings: Settings) -> None:
         subs = {record.subscriber} if record.subscriber != notices.OPERATOR else set()
         error = sending.send_rendered(r, records[:1], {records[0].id: url}, settings, subs)[records[0].id]
     else:
-        error = sending.send_digest(url, stories, settings) if url and stories else gone()
+        error = sending.send_digest(url, stories, settings, digest) if url and stories else gone()
     outcome(r, records, error, settings, held_key=held_key, url=url)
 
 
@@ -194,7 +212,10 @@ def outcome(
         log.info("sent %d alert(s) to %s (%s)", len(records), first.subscriber, first.target)
         return
     log.warning("send to %s failed (attempt %d): %s", first.target, attempts, error)
-    if error.permanent or attempts >= settings.delivery_max_attempts:
+    if error.unavailable and not error.permanent:
+        expiry.ride_out(r, records, error, settings, held_key, url)
+        return
+    if error.permanent or attempts - first.outages >= settings.delivery_max_attempts:
         for record in records:
             ledger.finish(r, record.id, "failed", error=str(error))
         if held_key:

@@ -61,14 +61,17 @@ for n = 2, #due, 2 do table.insert(now_due, due[n]) end
 return now_due
 """
 
-# ARGV: now, lease end, the states a send may start from (comma separated), then the ids.
+# ARGV: now, lease end, the states a send may start from (comma separated), the digest these
+# alerts are sent in ('' for none), then the ids.
 BEGIN_MANY_LUA = """
 local taken, from = {}, ',' .. ARGV[3] .. ','
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local key = 'delivery:' .. ARGV[i]
   local state = redis.call('HGET', key, 'state')
   if state and string.find(from, ',' .. state .. ',', 1, true) then
     redis.call('HSET', key, 'state', 'sending', 'updated', ARGV[1])
+    redis.call('HSETNX', key, 'first_try', ARGV[1])
+    if ARGV[4] ~= '' then redis.call('HSET', key, 'digest', ARGV[4]) end
     redis.call('HINCRBY', key, 'attempts', 1)
     redis.call('ZADD', 'deliveries:due', ARGV[2], ARGV[i])
     table.insert(taken, ARGV[i])
@@ -127,14 +130,22 @@ def defer(r: redis.Redis, delivery_id_: str, until: float) -> None:
     pipe.execute()
 
 
-def begin_held(r: redis.Redis, ids: list[str], lease_until: float) -> list[str]:
-    """Take every still-held alert of the list for one send (a digest); return those taken."""
-    return _begin(r, ids, lease_until, "held")
+def begin_held(r: redis.Redis, ids: list[str], lease_until: float, digest: str = "") -> list[str]:
+    """Take every still-held alert of the list for one send (a digest); return those taken.
+    `digest`, kept on each: the identity of that message, so it can go again whole (interruptions.py)."""
+    return _begin(r, ids, lease_until, "held", digest)
 
 
-def _begin(r: redis.Redis, ids: list[str], lease_until: float, from_states: str) -> list[str]:
+def digest_id(ids: list[str]) -> str:
+    """The identity of a digest of these alerts: the same alerts, the same identity."""
+    return "digest-" + hashlib.sha256("\0".join(sorted(ids)).encode()).hexdigest()[:16]
+
+
+def _begin(
+    r: redis.Redis, ids: list[str], lease_until: float, from_states: str, digest: str = ""
+) -> list[str]:
     script = r.register_script(BEGIN_MANY_LUA)
-    return list(script(args=[time.time(), lease_until, from_states, *ids])) if ids else []
+    return list(script(args=[time.time(), lease_until, from_states, digest, *ids])) if ids else []
 
 
 def finish(
@@ -180,6 +191,7 @@ local state = redis.call('HGET', key, 'state')
 if not state then return false end
 if state == 'failed' or state == 'dropped' then
   redis.call('HSET', key, 'state', 'retrying', 'next_at', ARGV[2], 'created', ARGV[2], 'updated', ARGV[2])
+  redis.call('HDEL', key, 'first_try')  -- the age clock of NOTIFIER_DELIVERY_MAX_AGE starts again
   redis.call('ZADD', 'deliveries:due', ARGV[2], ARGV[1])
   redis.call('HINCRBY', 'deliveries:count', 'retrying', 1)
 end
@@ -220,4 +232,7 @@ def _delivery(raw: dict) -> Delivery:
     values["next_at"] = float(raw["next_at"]) if raw.get("next_at") else None
     values["resent"] = int(raw.get("resent") or 0)
     values["note"] = raw.get("note") or None
+    values["first_try"] = float(raw["first_try"]) if raw.get("first_try") else None
+    values["outages"] = int(raw.get("outages") or 0)
+    values["digest"] = raw.get("digest") or None
     return Delivery(**values)

@@ -9,6 +9,7 @@ only its own deliveries. Deciding what a failure means is the caller's business.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -21,7 +22,7 @@ from notifier.alerts import follow_ups, pacing
 from notifier.alerts.channels import httpwatch, pooled, webpush
 from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
-from notifier.alerts.identity import identified
+from notifier.alerts.identity import apprise_url, identified
 from notifier.alerts.links import links_many
 from notifier.alerts.render import Rendered, render_for, render_shared
 from notifier.core import metrics
@@ -174,13 +175,23 @@ def send_one(url: str, rendered: Rendered, settings: Settings) -> DeliveryError 
 
 def through_apprise(url: str, rendered: Rendered, settings: Settings) -> DeliveryError | None:
     """One Apprise send, its error (if any) completed with what the HTTP answers said."""
+    rendered = dataclasses.replace(rendered, url_for_apprise=apprise_url(rendered))
     return watched(lambda: send_via_apprise(url, rendered, settings.allow_private_hosts))
 
 
-def send_digest(url: str, stories: list[dict], settings: Settings) -> DeliveryError | None:
-    """Several held alerts of one URL as one message, through Apprise."""
+def send_digest(
+    url: str, stories: list[dict], settings: Settings, identity: str = ""
+) -> DeliveryError | None:
+    """Several held alerts of one URL as one message, carrying the digest's `identity` so a copy
+    sent after a crash is recognisable as a whole. E-mail goes the pooled way when it can: Apprise's
+    e-mail adds a Message-ID of its own. Everything else through Apprise (webhooks: `apprise_url`)."""
     clean = for_apprise(url)
-    return send_one(clean, render_for(clean, digest_story(stories), [], settings), settings)
+    rendered = render_for(clean, digest_story(stories), [], settings)
+    rendered = identified(rendered, clean, identity) if identity else rendered
+    if rendered.channel == "email" and pooled.supports(clean):
+        job = pooled.Job.for_rendered(rendered, clean)
+        return pooled.send_batch([job], allow_private=settings.allow_private_hosts)[0]
+    return send_one(clean, rendered, settings)
 
 
 def digest_story(stories: list[dict]) -> dict:
@@ -204,5 +215,6 @@ def watched(send_it) -> DeliveryError | None:
         except DeliveryError as exc:
             exc.permanent = exc.permanent or seen.permanent
             exc.retry_after = seen.retry_after
+            exc.unavailable = exc.unavailable or seen.unavailable
             return exc
     return None

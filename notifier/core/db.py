@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import logging
+import time
+from collections.abc import Callable
 from functools import cache
+from typing import TypeVar
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -12,6 +16,9 @@ from redis.retry import Retry
 
 from notifier.core import embedded
 from notifier.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class RedisUnavailable(Exception):
@@ -45,6 +52,21 @@ PATIENT = {
     "retry": Retry(ExponentialBackoff(cap=2.0, base=0.1), 10),
     "retry_on_error": [RedisConnectionError],
 }
+
+
+def outlasting(write: Callable[[], T], seconds: float, what: str) -> T:
+    """`write()`, tried again while Redis cannot be reached, for up to `seconds` more than the
+    patient client's own ~13 s; then its error. For a write that must land (a send's outcome):
+    it stops nothing else, since it runs on the thread that records outcomes."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return write()
+        except RedisConnectionError:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("Redis unreachable: %s waits for it", what)
+            time.sleep(1.0)
 
 
 def connect(url: str, *, patient: bool = False) -> redis.Redis:

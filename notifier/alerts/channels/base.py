@@ -24,18 +24,32 @@ log = logging.getLogger(__name__)
 
 class DeliveryError(Exception):
     """A send failed. `permanent`: retrying cannot help (bad URL, refused host, revoked token).
-    `retry_after`: the service asked us to wait this many seconds (429/503)."""
+    `retry_after`: the service asked us to wait this many seconds (429/503).
+    `unavailable`: the provider is down (no connection, no answer in time, 502/503/504): nothing
+    wrong with the alert, so it is retried until it is too old (NOTIFIER_DELIVERY_MAX_AGE)."""
 
-    def __init__(self, message: str, permanent: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        unavailable: bool = False,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.unavailable = unavailable
         self.deferred = False  # not tried at all: an earlier send of the batch was told to wait
 
 
-def failed(message: str, *, permanent: bool = False, retry_after: float | None = None) -> DeliveryError:
+UNAVAILABLE = frozenset({502, 503, 504})  # the provider (or the gateway before it) is down
+
+
+def failed(
+    message: str, *, permanent: bool = False, retry_after: float | None = None, unavailable: bool = False
+) -> DeliveryError:
     """A DeliveryError whose message is free of secrets."""
-    return DeliveryError(redact_text(message), permanent=permanent, retry_after=retry_after)
+    return DeliveryError(redact_text(message), permanent, retry_after, unavailable)
 
 
 # Every alert to a URL not seen lately pays one parse, and most of Apprise's is spent on log lines
@@ -53,7 +67,8 @@ def http_answer(
     if 200 <= status < 300:
         return None
     wait = parse_retry_after(retry_after) if retry_after and status in (429, 503) else None
-    return failed(f"http {status} from {where}", permanent=status in permanent, retry_after=wait)
+    down, refused = status in UNAVAILABLE, status in permanent
+    return failed(f"http {status} from {where}", permanent=refused, retry_after=wait, unavailable=down)
 
 
 def fresh_plugin(url: str) -> NotifyBase | None:

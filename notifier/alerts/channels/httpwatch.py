@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from notifier.alerts.channels.base import UNAVAILABLE
 from notifier.core.retry_after import parse_retry_after
 
 __all__ = ["PERMANENT", "Seen", "install", "watch"]
@@ -59,6 +60,11 @@ class Seen:
         """The longest wait any response asked for, in seconds; None if none asked."""
         waits = [wait for _, wait in self.responses if wait is not None]
         return max(waits) if waits else None
+
+    @property
+    def unavailable(self) -> bool:
+        """The service (or its gateway) is down: the alert itself is fine."""
+        return self.status in UNAVAILABLE
 
     @property
     def permanent(self) -> bool:

@@ -162,9 +162,9 @@ async def _send_one(session, request: Request, policy, timeout: float) -> Delive
     except netguard.GuardError as exc:
         return failed(f"{request.where} {exc}", permanent=isinstance(exc, netguard.UnsupportedScheme))
     except TimeoutError:
-        return failed(f"timeout: {request.where} did not answer in {timeout:g} s")
+        return failed(f"timeout: {request.where} did not answer in {timeout:g} s", unavailable=True)
     except (aiohttp.ClientError, OSError) as exc:
-        return failed(f"cannot talk to {request.where} ({type(exc).__name__})")
+        return failed(f"cannot talk to {request.where} ({type(exc).__name__})", unavailable=True)
     except Exception as exc:  # noqa: BLE001 - e.g. a Location that is no URL; never the whole batch
         return failed(f"cannot send to {request.where} ({type(exc).__name__})")
     return http_answer(status, retry_after, request.where, httpwatch.PERMANENT)

@@ -56,6 +56,37 @@ def test_run_starts_an_embedded_redis_becomes_ready_and_stops_cleanly_on_sigterm
         assert [t["name"] for t in listed] == ["quakes"]
 
 
+def test_run_starts_a_child_again_when_it_dies(tmp_path):
+    """A worker that exits (kombu #582 makes one exit when Redis drops) is restarted, not the end."""
+    import psutil
+
+    port = free_port()
+    env = {"NOTIFIER_DATA_DIR": str(tmp_path / "data"), "NOTIFIER_API_PORT": str(port)}
+    with Service(env, tmp_path) as service:
+        service.env.pop("REDIS_URL", None)
+        proc = service.start("run", "run")
+        assert wait_until(lambda: ready(port), timeout=60), service.logs()
+
+        def poll_worker():
+            found = [
+                p
+                for p in psutil.Process(proc.pid).children()
+                if "--name" in p.cmdline() and p.cmdline()[p.cmdline().index("--name") + 1] == "poll"
+            ]
+            return found[0] if found else None
+
+        first = poll_worker()
+        first.kill()
+        second = wait_until(lambda: (w := poll_worker()) and w.pid != first.pid and w, timeout=30)
+        assert second, service.logs()
+        assert proc.poll() is None, "notifier run keeps running"
+        assert "worker-poll exited with -9; starting it again" in (tmp_path / "run.log").read_text()
+        assert wait_until(lambda: ready(port), timeout=60), service.logs()
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        service.procs.clear()
+
+
 @pytest.mark.parametrize(
     "url",
     [

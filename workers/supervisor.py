@@ -4,6 +4,11 @@ Children: a worker for the tick queue, one for the poll queue, one for the deliv
 slow provider never delays polling, and a long poll batch never stops the tick), beat, and the
 API. With REDIS_URL unset, an embedded redis-server is started first and stopped last. SIGTERM
 or SIGINT stops everything within ten seconds.
+
+A child that dies is started again (a Celery worker can exit when Redis drops mid-acknowledge,
+kombu #582; leases and same-identity resends cover what it held). One that keeps dying, more
+than CRASHES_ALLOWED times within CRASH_WINDOW seconds, stops the whole service: fail loudly,
+not half-up.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from notifier.core import admin, embedded
 from notifier.settings import Settings
 
 STOP_GRACE = 8.0
+CRASHES_ALLOWED = 5
+CRASH_WINDOW = 120.0
+RESTART_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds before the 1st, 2nd, ... restart in a window
 
 
 def child_commands() -> dict[str, list[str]]:
@@ -40,10 +48,12 @@ class Supervisor:
         self.settings = settings
         self.redis: embedded.EmbeddedRedis | None = None
         self.children: dict[str, subprocess.Popen] = {}
+        self.crashes: dict[str, list[float]] = {}
+        self.env: dict[str, str] = {}
         self.stopping = False
 
     def start(self) -> None:
-        env = dict(os.environ)
+        env = self.env = dict(os.environ)
         if not self.settings.redis_url:
             self.redis = embedded.EmbeddedRedis(self.settings.data_dir).start()
             env["REDIS_URL"] = self.redis.url
@@ -54,14 +64,27 @@ class Supervisor:
             self.children[name] = subprocess.Popen(command, env=env)
 
     def wait(self) -> int:
-        """Run until a signal, or until a child dies (then stop the rest: fail loudly, not half-up)."""
+        """Run until a signal; restart a child that died, or stop all if one keeps dying."""
         while not self.stopping:
-            for name, child in self.children.items():
-                if child.poll() is not None:
-                    say(self.settings, f"{name} exited with {child.returncode}; stopping", sys.stderr)
+            for name, child in list(self.children.items()):
+                if child.poll() is not None and not self.stopping and not self.restart(name, child):
                     return 1
             time.sleep(0.2)
         return 0
+
+    def restart(self, name: str, child: subprocess.Popen) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self.crashes.get(name, []) if now - t < CRASH_WINDOW] + [now]
+        self.crashes[name] = recent
+        if len(recent) > CRASHES_ALLOWED:
+            say(self.settings, f"{name} exited with {child.returncode} {len(recent)} times; stopping", sys.stderr)
+            return False
+        delay = RESTART_DELAYS[min(len(recent), len(RESTART_DELAYS)) - 1]
+        say(self.settings, f"{name} exited with {child.returncode}; starting it again in {delay:g} s", sys.stderr)
+        time.sleep(delay)
+        if not self.stopping:
+            self.children[name] = subprocess.Popen(child_commands()[name], env=self.env)
+        return True
 
     def stop(self, *_) -> None:
         if self.stopping:

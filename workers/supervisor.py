@@ -77,10 +77,12 @@ class Supervisor:
         recent = [t for t in self.crashes.get(name, []) if now - t < CRASH_WINDOW] + [now]
         self.crashes[name] = recent
         if len(recent) > CRASHES_ALLOWED:
-            say(self.settings, f"{name} exited with {child.returncode} {len(recent)} times; stopping", sys.stderr)
+            told = f"{name} exited with {child.returncode} {len(recent)} times; stopping"
+            say(self.settings, told, sys.stderr)
             return False
         delay = RESTART_DELAYS[min(len(recent), len(RESTART_DELAYS)) - 1]
-        say(self.settings, f"{name} exited with {child.returncode}; starting it again in {delay:g} s", sys.stderr)
+        told = f"{name} exited with {child.returncode}; starting it again in {delay:g} s"
+        say(self.settings, told, sys.stderr)
         time.sleep(delay)
         if not self.stopping:
             self.children[name] = subprocess.Popen(child_commands()[name], env=self.env)

@@ -22,6 +22,7 @@ MARKERS = frozenset(
     "update updated updates breaking urgent eilmeldung urgente срочно обновлено عاجل דחוף".split()
 )
 UNSPACED_MARKERS = ("突发", "速報", "속보")  # scripts without spaces: looked for inside the title
+CLAIM_STEP = 10_000  # (URL, delivery) pairs per claim_first call
 MUCH_LONGER = 2.0  # a summary this many times the first one's (and 200 characters more) is news
 
 EVENT_LUA = """
@@ -83,12 +84,14 @@ def wait_for_outlets(r: redis.Redis, event: Event, story_id: str, ttl: int) -> N
 def claim_first(r: redis.Redis, event: Event, deliveries: dict[str, str], ttl: int) -> dict[str, str]:
     """deliveries: (subscriber NUL url hash) -> delivery id. Returns, per field, '' for the first
     alert of this event to that URL, else the id of the alert it would repeat ('baseline': none)."""
-    if not deliveries:
-        return {}
-    args: list = [ttl, int(event.baseline)]
-    for field, delivery in deliveries.items():
-        args += [field, delivery]
-    told = r.register_script(CLAIM_FIRST_LUA)(keys=[f"cl:told:{event.id}"], args=args)
+    script, pairs, told = r.register_script(CLAIM_FIRST_LUA), list(deliveries.items()), []
+    # in steps: Redis refuses a command of more than 1,048,576 arguments outright (a story for a
+    # million subscribers would never be fanned out), and one step blocks Redis for a few ms only
+    for start in range(0, len(pairs), CLAIM_STEP):
+        args: list = [ttl, int(event.baseline)]
+        for field, delivery in pairs[start : start + CLAIM_STEP]:
+            args += [field, delivery]
+        told += script(keys=[f"cl:told:{event.id}"], args=args)
     return dict(zip(deliveries, told, strict=True))
 
 
@@ -115,8 +118,9 @@ def _marked(text: str, words: set[str]) -> bool:
 
 def remember_threads(r: redis.Redis, story_id: str, parents: dict[str, str], ttl: int) -> None:
     if parents:
-        pipe = r.pipeline(transaction=False)
-        pipe.hset(f"cl:re:{story_id}", mapping=parents)
+        pipe, pairs = r.pipeline(transaction=False), list(parents.items())
+        for start in range(0, len(pairs), CLAIM_STEP):  # in steps, as claim_first
+            pipe.hset(f"cl:re:{story_id}", mapping=dict(pairs[start : start + CLAIM_STEP]))
         pipe.expire(f"cl:re:{story_id}", ttl)
         pipe.execute()
 

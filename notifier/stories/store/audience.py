@@ -16,6 +16,8 @@ from notifier.core.redact import redact
 from notifier.models import Subscriber, Topic, url_hash
 from notifier.stories.store.feeds import NotFound
 
+READ_STEP = 10_000  # subscribers read in one HMGET
+
 # --- topics ------------------------------------------------------------------------------------
 
 
@@ -152,9 +154,13 @@ def get_subscriber(r: redis.Redis, name: str, missing_ok: bool = False) -> Subsc
 
 
 def get_subscribers(r: redis.Redis, names: list[str]) -> list[Subscriber]:
-    if not names:
-        return []
-    return [_subscriber(n, raw) for n, raw in zip(names, r.hmget("subscribers", names), strict=True) if raw]
+    # in steps: Redis refuses a command of more than 1,048,576 arguments (a story's updates can go
+    # to a million subscribers)
+    pipe = r.pipeline(transaction=False)
+    for start in range(0, len(names), READ_STEP):
+        pipe.hmget("subscribers", names[start : start + READ_STEP])
+    raws = [raw for step in pipe.execute() for raw in step] if names else []
+    return [_subscriber(n, raw) for n, raw in zip(names, raws, strict=True) if raw]
 
 
 def list_subscribers(r: redis.Redis) -> list[Subscriber]:

@@ -62,13 +62,13 @@ class Sampler:
 
     def used(self, roles: set[str] | None = None) -> float:
         """CPU seconds used since the sampler started, by every process seen (or those roles)."""
-        pids = [p for p in self.cpu if roles is None or self.roles[p] in roles]
+        pids = [p for p in list(self.cpu) if roles is None or self.roles[p] in roles]
         return sum(self.cpu[p] - self.start_cpu[p] for p in pids)
 
     def by_role(self) -> dict[str, float]:
         """CPU seconds since the start, per role."""
         found: dict[str, float] = {}
-        for pid, role in self.roles.items():
+        for pid, role in list(self.roles.items()):
             found[role] = found.get(role, 0.0) + self.cpu[pid] - self.start_cpu[pid]
         return found
 

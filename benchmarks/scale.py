@@ -72,7 +72,7 @@ def run(quick: bool = False) -> list[Record]:
             roots = {"service": svc.procs["run"].pid, "redis": r.info("server")["process_id"]}
             with Sampler(roots, every=3.0) as sampler, Sampler({"feed server": feeds.pid}) as server:
                 windows = drive(r, feeds, plan, random.Random(SEED).sample(ids, 500), sampler, server)
-            delivered = settle(r, sink)
+            delivered = settle(r, sink) | {"errors": poll_errors(r, ids)}
     return records(plan, windows, sampler, per_feed, per_story, delivered)
 
 
@@ -194,6 +194,18 @@ def settle(r, sink: HttpSink, timeout: float = 30.0) -> dict:
     return {"sent": sent(), "received": len(sink.requests), "stories": r.zcard("stories:seen")}
 
 
+def poll_errors(r, ids: list[str]) -> dict[str, int]:
+    """Feeds whose last poll failed, by kind (a fetch that timed out waiting never reached the
+    feed server, so it is in neither count of polls done)."""
+    pipe, kinds = r.pipeline(transaction=False), {}
+    for feed_id in ids:
+        pipe.hget(f"feed:{feed_id}", "last_error_kind")
+    for kind in pipe.execute():
+        if kind not in (None, "null"):
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
 def _used(r) -> int:
     return r.info("memory")["used_memory"]
 
@@ -223,7 +235,8 @@ def records(
         Record(NAME, f"{label}: polls done per second", "polls/s", rates,
                limit=due_per_s, limit_runs=[due_per_s] * len(windows), target=Target(">=", 0.97, "ratio"),
                note=f"{per}; limit = polls due (feeds / interval); changed (200) polls "
-               f"{sum(w['changed_polls'] for w in windows):,}"),
+               f"{sum(w['changed_polls'] for w in windows):,}; feeds whose last poll failed, by kind: "
+               f"{delivered['errors'] or 'none'}"),
         Record(NAME, f"{label}: poll lag, most overdue feed, s", "s", [w["lag_max"] for w in windows],
                target=Target("<=", LAG_TARGET),
                note=f"{per}; max over 1 s samples of 500 feeds: now - due time not yet polled; "

@@ -229,10 +229,3 @@ def records(plan: Plan, runs: list[dict], floors: list[float], setup_s, per_subs
         Record(NAME, f"{plan.subscribers:,} subscribers stored (store.add_new_subscribers)", "s", [setup_s],
                note=f"Redis bytes per subscriber (1 URL, 1-3 topics): {per_subscriber:,.0f}"),
     ]  # fmt: skip
-
-
-if __name__ == "__main__":
-    import sys
-
-    for record in run(quick="--quick" in sys.argv):
-        print(record.as_json())

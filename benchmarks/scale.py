@@ -19,6 +19,7 @@ for its poll (a sample of 500 feeds, every second), and how many claimed feeds w
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import time
@@ -109,18 +110,11 @@ def baseline_pass(r, feeds: FeedServer, plan: Plan) -> float:
     ]
 
     def polled() -> bool:
-        return all(value not in (None, "null") for value in _last_success(r, fresh))
+        return all(value not in (None, "null") for value in _fields(r, fresh, "last_success"))
 
     if not wait_until(polled, timeout=120, interval=0.5):
         raise RuntimeError(f"the baseline pass of {plan.fresh} feeds did not end in 120 s")
     return (_used(r) - before) / max(1, r.zcard("stories:seen"))
-
-
-def _last_success(r, ids: list[str]) -> list:
-    pipe = r.pipeline(transaction=False)
-    for feed_id in ids:
-        pipe.hget(f"feed:{feed_id}", "last_success")
-    return pipe.execute()
 
 
 def spread_schedule(r, ids: list[str], plan: Plan) -> None:
@@ -197,13 +191,15 @@ def settle(r, sink: HttpSink, timeout: float = 30.0) -> dict:
 def poll_errors(r, ids: list[str]) -> dict[str, int]:
     """Feeds whose last poll failed, by kind (a fetch that timed out waiting never reached the
     feed server, so it is in neither count of polls done)."""
-    pipe, kinds = r.pipeline(transaction=False), {}
+    kinds = [json.loads(kind) for kind in _fields(r, ids, "last_error_kind") if kind not in (None, "null")]
+    return {kind: kinds.count(kind) for kind in set(kinds)}
+
+
+def _fields(r, ids: list[str], name: str) -> list:
+    pipe = r.pipeline(transaction=False)
     for feed_id in ids:
-        pipe.hget(f"feed:{feed_id}", "last_error_kind")
-    for kind in pipe.execute():
-        if kind not in (None, "null"):
-            kinds[kind] = kinds.get(kind, 0) + 1
-    return kinds
+        pipe.hget(f"feed:{feed_id}", name)
+    return pipe.execute()
 
 
 def _used(r) -> int:
@@ -252,10 +248,3 @@ def records(
                [delivered["received"]], limit=delivered["sent"] or None, limit_runs=[delivered["sent"]],
                target=Target(">=", 1.0, "ratio"), note=f"{SUBSCRIBERS} subscribers, {len(TOPICS)} topics"),
     ]  # fmt: skip
-
-
-if __name__ == "__main__":
-    import sys
-
-    for record in run(quick="--quick" in sys.argv):
-        print(record.as_json())

@@ -27,6 +27,8 @@ NAMES = [
     "delivery",
     "freshness",
     "rss2email",
+    "scale",
+    "fanout",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

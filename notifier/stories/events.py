@@ -24,6 +24,7 @@ MARKERS = frozenset(
     "update updated updates breaking urgent eilmeldung urgente срочно обновлено عاجل דחוף".split()
 )
 UNSPACED_MARKERS = ("突发", "速報", "속보")  # scripts without spaces: looked for inside the title
+CLAIM_STEP = 10_000  # (URL, delivery) pairs per claim_first call
 MUCH_LONGER = 2.0  # a summary this many times the first one's (and 200 characters more) is news
 
 EVENT_LUA = """
@@ -122,13 +123,15 @@ def claim(
 ) -> dict[str, tuple[str, bool]]:
     """`claim_first`, and per field whether that URL, which heard of the event before it was
     urgent, is to be told now that it is (once: see CLAIM_FIRST_LUA)."""
-    if not deliveries:
-        return {}
-    args: list = [ttl, int(event.baseline), int(urgent)]
-    for field, delivery in deliveries.items():
-        args += [field, delivery]
+    script, pairs, out = r.register_script(CLAIM_FIRST_LUA), list(deliveries.items()), []
     keys = [f"cl:told:{event.id}", f"cl:loud:{event.id}"]
-    out = r.register_script(CLAIM_FIRST_LUA)(keys=keys, args=args)
+    # in steps: Redis refuses a command of more than 1,048,576 arguments outright (a story for a
+    # million subscribers would never be fanned out), and one step blocks Redis for a few ms only
+    for start in range(0, len(pairs), CLAIM_STEP):
+        args: list = [ttl, int(event.baseline), int(urgent)]
+        for field, delivery in pairs[start : start + CLAIM_STEP]:
+            args += [field, delivery]
+        out += script(keys=keys, args=args)
     return {field: (out[2 * n], out[2 * n + 1] == "1") for n, field in enumerate(deliveries)}
 
 
@@ -155,8 +158,9 @@ def _marked(text: str, words: set[str]) -> bool:
 
 def remember_threads(r: redis.Redis, story_id: str, parents: dict[str, str], ttl: int) -> None:
     if parents:
-        pipe = r.pipeline(transaction=False)
-        pipe.hset(f"cl:re:{story_id}", mapping=parents)
+        pipe, pairs = r.pipeline(transaction=False), list(parents.items())
+        for start in range(0, len(pairs), CLAIM_STEP):  # in steps, as claim_first
+            pipe.hset(f"cl:re:{story_id}", mapping=dict(pairs[start : start + CLAIM_STEP]))
         pipe.expire(f"cl:re:{story_id}", ttl)
         pipe.execute()
 

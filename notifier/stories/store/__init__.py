@@ -9,6 +9,7 @@ from __future__ import annotations
 from notifier.stories.store.audience import (
     REMOVE_TOPIC_LUA,
     SUBSCRIBER_FIELDS,
+    add_new_subscribers,
     add_subscriber,
     add_topic,
     create_topic,
@@ -46,6 +47,7 @@ __all__ = [
     "REMOVE_TOPIC_LUA",
     "SUBSCRIBER_FIELDS",
     "add_feed",
+    "add_new_subscribers",
     "add_subscriber",
     "add_topic",
     "create_topic",

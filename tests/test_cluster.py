@@ -3,13 +3,16 @@ its close neighbours, the window, expiry, and two workers placing one event at o
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 
 from notifier.models import Story
-from notifier.stories import claim, cluster, cluster_index, events, terms
+from notifier.stories import claim, cluster, events
 from tests import corpus_clusters
 
 WINDOW = 48 * 3600
@@ -155,19 +158,22 @@ def test_every_key_written_expires(news):
     assert all(0 < news.ttl(k) <= WINDOW + 3600 for k in keys)
 
 
-def test_a_placement_that_raced_another_worker_is_decided_again_and_joins_its_cluster(news):
+def test_two_workers_placing_two_outlets_copies_at_the_same_moment_start_one_cluster(news):
     a = story("one", "Earthquake of magnitude 7 strikes northern Japan", "Twelve people died in Sendai.")
     b = story("two", "Magnitude 7 earthquake hits northern Japan, killing twelve", "Sendai was worst hit.")
-    claim.claim_stories(news, "one", [a], story_ttl=WINDOW, title_ttl=WINDOW, pending_at=0)
-    writes, _ = cluster._decide(
-        news,
-        [cluster.Doc(a.id, time.time(), a.id, time.time(), "one", terms.terms_of(a.title, a.summary))],
-        WINDOW,
-        False,
-    )
-    poll(news, "two", b)  # another worker places b meanwhile: a's candidate list changed
-    assert cluster_index.commit(news, writes, now=time.time(), ttl=WINDOW, window=WINDOW) is None
-    assert poll(news, "one", a)[a.id].cluster == b.id
+    for s in (a, b):
+        claim.claim_stories(news, s.feed_id, [s], story_ttl=WINDOW, title_ttl=WINDOW, pending_at=0)
+    start = threading.Barrier(2)
+
+    def place(s: Story) -> dict:
+        client = redis.Redis(connection_pool=news.connection_pool)
+        start.wait()
+        return cluster.place(client, s.feed_id, [s], now=time.time(), window=WINDOW)
+
+    with ThreadPoolExecutor(2) as pool:
+        placed = [doc for found in pool.map(place, (a, b)) for doc in found.values()]
+    assert len(placed) == 2 and placed[0].cluster == placed[1].cluster
+    assert sorted(bool(doc.joined) for doc in placed) == [False, True]
 
 
 def test_the_corpus_keeps_its_close_neighbours_apart_and_beats_the_published_baseline(r):

@@ -123,49 +123,77 @@ local function heaviest(pairs_list, count)
   return out
 end
 
--- The best likeness to a cluster's summed member terms, and that cluster's closest member.
+-- The best likeness to a cluster's summed member terms, and that cluster's closest member. A
+-- cluster of one eligible member scores as that member did, below the threshold: skipped.
 local function most_alike_cluster(vec, eligible, vectors)
-  local sums, ids = {}, {}
+  local sums, ids, size = {}, {}, {}
   for _, o in ipairs(eligible) do
-    if not sums[o.cluster] then sums[o.cluster] = {}; ids[#ids + 1] = o.cluster end
+    if not sums[o.cluster] then sums[o.cluster] = {}; ids[#ids + 1] = o.cluster; size[o.cluster] = 0 end
+    size[o.cluster] = size[o.cluster] + 1
     for term, x in pairs(vectors[o.id]) do sums[o.cluster][term] = (sums[o.cluster][term] or 0) + x end
   end
   table.sort(ids)
-  local score, best = 0, nil
+  local score, cluster = 0, nil
   for _, cid in ipairs(ids) do
-    local norm = 0
-    for _, x in pairs(sums[cid]) do norm = norm + x * x end
-    norm = math.sqrt(norm)
-    for term, x in pairs(sums[cid]) do sums[cid][term] = x / norm end
-    local s = alike(vec, sums[cid])
-    if s > score then
-      local closest, near = nil, -1
-      for _, o in ipairs(eligible) do
-        local c = cosine(vec, vectors[o.id])
-        if o.cluster == cid and c > near then closest, near = o, c end
-      end
-      score, best = s, closest
+    if size[cid] > 1 then
+      local norm = 0
+      for _, x in pairs(sums[cid]) do norm = norm + x * x end
+      norm = math.sqrt(norm)
+      for term, x in pairs(sums[cid]) do sums[cid][term] = x / norm end
+      local s = alike(vec, sums[cid])
+      if s > score then score, cluster = s, cid end
     end
   end
-  return score, best
+  local closest, near = nil, -1
+  for _, o in ipairs(eligible) do
+    if o.cluster == cluster then
+      local c = cosine(vec, vectors[o.id])
+      if c > near then closest, near = o, c end
+    end
+  end
+  return score, closest
+end
+
+-- Candidates that could join: their cluster is open to the story (started within the span) and
+-- its candidate members share at least min_shared words with the story. The others would score
+-- 0, so their terms are never weighed.
+local function eligible(doc, others)
+  local mine, shared, out = {}, {}, {}
+  for _, part in ipairs({doc.title, doc.body}) do
+    for _, term in ipairs(part) do if not shorts[term] then mine[term] = true end end
+  end
+  for _, o in ipairs(others) do
+    if math.abs(doc.t - o.start) <= span then
+      shared[o.cluster] = shared[o.cluster] or {n = 0}
+      for _, part in ipairs({o.title, o.body}) do
+        for _, term in ipairs(part) do
+          if mine[term] and not shared[o.cluster][term] then
+            shared[o.cluster][term] = true
+            shared[o.cluster].n = shared[o.cluster].n + 1
+          end
+        end
+      end
+    end
+  end
+  for _, o in ipairs(others) do
+    if shared[o.cluster] and shared[o.cluster].n >= min_shared and math.abs(doc.t - o.start) <= span then
+      out[#out + 1] = o
+    end
+  end
+  return out
 end
 
 local function decide(doc, others, df, stories)
-  local vec, vectors, eligible = vector(doc, df, stories), {}, {}
-  for _, o in ipairs(others) do
-    if math.abs(doc.t - o.start) <= span then
-      eligible[#eligible + 1] = o
-      vectors[o.id] = vector(o, df, stories)
-    end
-  end
+  local vec, vectors = vector(doc, df, stories), {}
+  for _, o in ipairs(others) do vectors[o.id] = vector(o, df, stories) end
   local score, best = 0, nil
-  for _, o in ipairs(eligible) do
+  for _, o in ipairs(others) do
     local s = alike(vec, vectors[o.id])
     if s > score or (s == score and best and o.id > best.id) then score, best = s, o end
   end
   if best == nil or score < threshold then
     -- a story can be about the event without being close to any one report of it
-    score, best = most_alike_cluster(vec, eligible, vectors)
+    score, best = most_alike_cluster(vec, others, vectors)
     if best == nil or score < threshold then return vec, nil, 0, {} end
   end
   local common = {}
@@ -229,7 +257,7 @@ for _, doc in ipairs(fresh) do
   for _, part in ipairs({doc.title, doc.body}) do
     for _, term in ipairs(part) do if #query < doc.asked then query[#query + 1] = term end end
   end
-  local others = candidates(doc, query)
+  local others = eligible(doc, candidates(doc, query))
   local df, stories = frequencies(doc, others)
   local vec, best, score, why = decide(doc, others, df, stories)
   local cluster, start, joined = doc.id, doc.t, ''

@@ -176,6 +176,38 @@ def test_two_workers_placing_two_outlets_copies_at_the_same_moment_start_one_clu
     assert sorted(bool(doc.joined) for doc in placed) == [False, True]
 
 
+class CountingRedis(redis.Redis):
+    """The test Redis, counting the commands this client sends."""
+
+    def __init__(self, *args, sent: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent = sent
+
+    def execute_command(self, *args, **options):
+        self.sent.append(args[0])
+        return super().execute_command(*args, **options)
+
+
+def test_a_poll_is_placed_with_one_call_to_redis_whatever_its_size(r):
+    client = CountingRedis(connection_pool=r.connection_pool, sent=[])
+    first = [story("one", title, summary) for title, summary in BACKGROUND]
+    later = [story("two", f"{title}, reports say", summary) for title, summary in BACKGROUND]
+    poll(client, "one", *first)  # the first call may load the script
+    claim.claim_stories(r, "two", later, story_ttl=WINDOW, title_ttl=WINDOW, pending_at=0)
+    client.sent.clear()
+    placed = cluster.place(client, "two", later, now=time.time(), window=WINDOW)
+    assert client.sent == ["EVALSHA"]
+    assert [placed[b.id].joined for b in later] == [a.id for a in first]
+
+
+def test_two_words_in_common_make_a_topic_not_an_event(news):
+    a = story("one", "Israel recalls its ambassador to Brazil", "The row over the remarks grew.")
+    b = story("two", "Israel names a new ambassador to Germany", "Berlin welcomed the choice.")
+    poll(news, "one", a)
+    assert poll(news, "two", b)[b.id].joined == ""
+    assert not same_cluster(news, a, b)
+
+
 def test_the_corpus_keeps_its_close_neighbours_apart_and_beats_the_published_baseline(r):
     feeds = corpus_clusters.load_feeds()
     found, _, _ = corpus_clusters.run_intake(r, feeds, "replay")

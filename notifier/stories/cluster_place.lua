@@ -43,11 +43,8 @@ local function candidates(doc, query)
     end
   end
   local rank = {}
-  for n, id in ipairs(order) do rank[id] = n end
-  table.sort(order, function(a, b)
-    if hits[a] ~= hits[b] then return hits[a] > hits[b] end
-    return rank[a] < rank[b]
-  end)
+  for n, id in ipairs(order) do rank[id] = n end -- ties: the newest under the first term first
+  table.sort(order, function(a, b) return hits[a] > hits[b] or (hits[a] == hits[b] and rank[a] < rank[b]) end)
   local out = {}
   for n = 1, math.min(#order, most) do
     local record = redis.call('GET', 'cl:doc:' .. order[n])
@@ -97,11 +94,7 @@ end
 local function cosine(a, b)
   local sum, common = 0, 0
   for term, x in pairs(a) do
-    local y = b[term]
-    if y then
-      sum = sum + x * y
-      if not shorts[term] then common = common + 1 end
-    end
+    if b[term] then sum = sum + x * b[term]; common = common + (shorts[term] and 0 or 1) end
   end
   return sum, common
 end
@@ -109,15 +102,11 @@ end
 -- Likeness that counts only with min_shared words in common: two make a topic, not an event.
 local function alike(a, b)
   local sum, common = cosine(a, b)
-  if common < min_shared then return 0 end
-  return sum
+  return common < min_shared and 0 or sum
 end
 
 local function heaviest(pairs_list, count)
-  table.sort(pairs_list, function(a, b)
-    if a[1] ~= b[1] then return a[1] > b[1] end
-    return a[2] > b[2]
-  end)
+  table.sort(pairs_list, function(a, b) return a[1] > b[1] or (a[1] == b[1] and a[2] > b[2]) end)
   local out = {}
   for n = 1, math.min(count, #pairs_list) do out[n] = pairs_list[n][2] end
   return out
@@ -138,18 +127,14 @@ local function most_alike_cluster(vec, eligible, vectors)
     if size[cid] > 1 then
       local norm = 0
       for _, x in pairs(sums[cid]) do norm = norm + x * x end
-      norm = math.sqrt(norm)
-      for term, x in pairs(sums[cid]) do sums[cid][term] = x / norm end
-      local s = alike(vec, sums[cid])
+      local s = alike(vec, sums[cid]) / math.sqrt(norm)
       if s > score then score, cluster = s, cid end
     end
   end
   local closest, near = nil, -1
   for _, o in ipairs(eligible) do
-    if o.cluster == cluster then
-      local c = cosine(vec, vectors[o.id])
-      if c > near then closest, near = o, c end
-    end
+    local c = o.cluster == cluster and cosine(vec, vectors[o.id]) or -1
+    if c > near then closest, near = o, c end
   end
   return score, closest
 end
@@ -163,22 +148,16 @@ local function eligible(doc, others)
     for _, term in ipairs(part) do if not shorts[term] then mine[term] = true end end
   end
   for _, o in ipairs(others) do
-    if math.abs(doc.t - o.start) <= span then
-      shared[o.cluster] = shared[o.cluster] or {n = 0}
-      for _, part in ipairs({o.title, o.body}) do
-        for _, term in ipairs(part) do
-          if mine[term] and not shared[o.cluster][term] then
-            shared[o.cluster][term] = true
-            shared[o.cluster].n = shared[o.cluster].n + 1
-          end
-        end
+    local seen = shared[o.cluster] or {n = 0}
+    shared[o.cluster] = seen
+    for _, part in ipairs({o.title, o.body}) do
+      for _, term in ipairs(part) do
+        if mine[term] and not seen[term] then seen[term] = true; seen.n = seen.n + 1 end
       end
     end
   end
   for _, o in ipairs(others) do
-    if shared[o.cluster] and shared[o.cluster].n >= min_shared and math.abs(doc.t - o.start) <= span then
-      out[#out + 1] = o
-    end
+    if shared[o.cluster].n >= min_shared and math.abs(doc.t - o.start) <= span then out[#out + 1] = o end
   end
   return out
 end
@@ -198,8 +177,7 @@ local function decide(doc, others, df, stories)
   end
   local common = {}
   for term, x in pairs(vec) do
-    local y = vectors[best.id][term]
-    if y then common[#common + 1] = {x * y, term} end
+    if vectors[best.id][term] then common[#common + 1] = {x * vectors[best.id][term], term} end
   end
   return vec, best, score, heaviest(common, 6)
 end
@@ -228,7 +206,9 @@ local function write(doc, vec, cluster, start, joined, score, why, short)
     end
     redis.call('DEL', 'cl:wait:' .. cluster)
   end
-  for _, key in ipairs({'cl:c:', 'cl:m:', 'cl:o:', 'cl:told:'}) do redis.call('EXPIRE', key .. cluster, ttl) end
+  for _, key in ipairs({'cl:c:', 'cl:m:', 'cl:o:', 'cl:told:'}) do
+    redis.call('EXPIRE', key .. cluster, ttl)
+  end
 end
 
 -- The poll's new stories, counted in the document frequencies before any is weighed: a word the

@@ -73,7 +73,7 @@ def event_of(r: redis.Redis, story_id: str) -> Event:
 
 
 def wait_for_outlets(r: redis.Redis, event: Event, story_id: str, ttl: int) -> None:
-    """Fan this story out again when another outlet joins its event (see cluster_index.commit)."""
+    """Fan this story out again when another outlet joins its event (see cluster_place.lua)."""
     pipe = r.pipeline(transaction=False)
     pipe.sadd(f"cl:wait:{event.id}", story_id)
     pipe.expire(f"cl:wait:{event.id}", ttl)

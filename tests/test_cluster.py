@@ -70,6 +70,16 @@ PAIRS = {
         "Πλημμύρες στη βόρεια Ιαπωνία, χιλιάδες εκτοπισμένοι",
     ),
     "chinese": ("日本北部发生7级强烈地震", "日本北部7级地震造成12人死亡", "日本北部暴雨引发洪水数千人撤离"),
+    "japanese": (
+        "北海道で震度7の地震、12人死亡",
+        "北海道で震度7の強い地震 死者12人",
+        "北海道で記録的な大雪、交通に大きな乱れ",  # same place, another event
+    ),
+    "thai": (
+        "แผ่นดินไหวขนาด 7 ในญี่ปุ่นตอนเหนือ มีผู้เสียชีวิต 12 คน",
+        "ญี่ปุ่นตอนเหนือเกิดแผ่นดินไหวขนาด 7 เสียชีวิต 12 คน",
+        "น้ำท่วมหนักในญี่ปุ่นตอนเหนือ ประชาชนนับพันอพยพ",
+    ),
     "latin with diacritics": (
         "Perú: el Congreso destituye al presidente José Jerí por corrupción",
         "El Congreso de Peru destituye al presidente Jose Jeri",  # the same names without accents

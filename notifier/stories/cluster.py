@@ -32,9 +32,9 @@ THRESHOLD = 0.25  # tuned on the published clusters only (docs/clustering.md)
 EVENT_SPAN = 24 * 3600  # a story joins only clusters that started within a day of it
 MIN_SHARED = 3  # terms in common, short words not counted
 QUERY_TERMS = 8  # a story is indexed under, and looks for others by, its strongest terms
-MAX_QUERY = 20  # terms a story looks others up by: its title's, then its summary's
-PER_TERM = 20  # newest stories read per term; a term busier than this is not what finds an event
-CANDIDATES_MAX = 16  # per story, those sharing the most strong terms first
+MAX_QUERY = 12  # terms a story looks others up by: its title's, then its summary's
+PER_TERM = 10  # newest stories read per term; a term busier than this is not what finds an event
+CANDIDATES_MAX = 10  # per story, those sharing the most strong terms first
 POSTINGS_MAX = 1000  # stories kept per term
 # Until the window holds this many stories, count it as holding them: with three stories seen, a
 # term two of them share would otherwise weigh as little as "the".

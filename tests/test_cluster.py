@@ -187,11 +187,7 @@ def test_two_workers_placing_two_outlets_copies_at_the_same_moment_start_one_clu
 
 
 class CountingRedis(redis.Redis):
-    """The test Redis, counting the commands this client sends."""
-
-    def __init__(self, *args, sent: list[str], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.sent = sent
+    """The test Redis, counting the commands this client sends (in `sent`, which the test sets)."""
 
     def execute_command(self, *args, **options):
         self.sent.append(args[0])
@@ -199,7 +195,8 @@ class CountingRedis(redis.Redis):
 
 
 def test_a_poll_is_placed_with_one_call_to_redis_whatever_its_size(r):
-    client = CountingRedis(connection_pool=r.connection_pool, sent=[])
+    client = CountingRedis(connection_pool=r.connection_pool)
+    client.sent = []
     first = [story("one", title, summary) for title, summary in BACKGROUND]
     later = [story("two", f"{title}, reports say", summary) for title, summary in BACKGROUND]
     poll(client, "one", *first)  # the first call may load the script

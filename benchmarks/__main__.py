@@ -29,6 +29,8 @@ NAMES = [
     "rss2email",
     "scale",
     "fanout",
+    "clustering",
+    "clustering_scale",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

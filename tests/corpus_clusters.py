@@ -30,10 +30,14 @@ WINDOW = 48 * 3600
 NOW = datetime(2026, 11, 30, tzinfo=UTC)  # parse refuses dates after this; the corpus is older
 
 
-def load_feeds() -> dict[str, list]:
-    """feed name -> its stories, index-aligned with feedparser's entries (None where parse drops one)."""
+def load_feeds(captured: str = "") -> dict[str, list]:
+    """feed name -> its stories, index-aligned with feedparser's entries (None where parse drops one).
+    With `captured` ("2026-02"), only the feeds MANIFEST says were captured then: the published
+    clusters come from that window, and no item of another capture is within days of it."""
     feeds = {}
     for path in sorted((CORPUS / "feeds").glob("*.xml")):
+        if captured and path.stem not in _captured(captured):
+            continue
         body = path.read_bytes()
         stories = parse_feed(
             body, feed_id=path.stem, url=f"https://corpus.example/{path.name}", now=NOW
@@ -41,6 +45,12 @@ def load_feeds() -> dict[str, list]:
         entries = feedparser.parse(io.BytesIO(body)).entries
         feeds[path.stem] = stories if len(stories) == len(entries) else _aligned(entries, stories)
     return feeds
+
+
+def _captured(when: str) -> set[str]:
+    with open(CORPUS / "MANIFEST.tsv", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return {Path(row["file"]).stem for row in rows if f"captured ~{when}" in row["notes"]}
 
 
 def _aligned(entries, stories) -> list:

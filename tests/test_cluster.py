@@ -3,13 +3,16 @@ its close neighbours, the window, expiry, and two workers placing one event at o
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 
 from notifier.models import Story
-from notifier.stories import claim, cluster, cluster_index, events, terms
+from notifier.stories import claim, cluster, events
 from tests import corpus_clusters
 
 WINDOW = 48 * 3600
@@ -67,6 +70,16 @@ PAIRS = {
         "Πλημμύρες στη βόρεια Ιαπωνία, χιλιάδες εκτοπισμένοι",
     ),
     "chinese": ("日本北部发生7级强烈地震", "日本北部7级地震造成12人死亡", "日本北部暴雨引发洪水数千人撤离"),
+    "japanese": (
+        "北海道で震度7の地震、12人死亡",
+        "北海道で震度7の強い地震 死者12人",
+        "北海道で記録的な大雪、交通に大きな乱れ",  # same place, another event
+    ),
+    "thai": (
+        "แผ่นดินไหวขนาด 7 ในญี่ปุ่นตอนเหนือ มีผู้เสียชีวิต 12 คน",
+        "ญี่ปุ่นตอนเหนือเกิดแผ่นดินไหวขนาด 7 เสียชีวิต 12 คน",
+        "น้ำท่วมหนักในญี่ปุ่นตอนเหนือ ประชาชนนับพันอพยพ",
+    ),
     "latin with diacritics": (
         "Perú: el Congreso destituye al presidente José Jerí por corrupción",
         "El Congreso de Peru destituye al presidente Jose Jeri",  # the same names without accents
@@ -155,19 +168,51 @@ def test_every_key_written_expires(news):
     assert all(0 < news.ttl(k) <= WINDOW + 3600 for k in keys)
 
 
-def test_a_placement_that_raced_another_worker_is_decided_again_and_joins_its_cluster(news):
+def test_two_workers_placing_two_outlets_copies_at_the_same_moment_start_one_cluster(news):
     a = story("one", "Earthquake of magnitude 7 strikes northern Japan", "Twelve people died in Sendai.")
     b = story("two", "Magnitude 7 earthquake hits northern Japan, killing twelve", "Sendai was worst hit.")
-    claim.claim_stories(news, "one", [a], story_ttl=WINDOW, title_ttl=WINDOW, pending_at=0)
-    writes, _ = cluster._decide(
-        news,
-        [cluster.Doc(a.id, time.time(), a.id, time.time(), "one", terms.terms_of(a.title, a.summary))],
-        WINDOW,
-        False,
-    )
-    poll(news, "two", b)  # another worker places b meanwhile: a's candidate list changed
-    assert cluster_index.commit(news, writes, now=time.time(), ttl=WINDOW, window=WINDOW) is None
-    assert poll(news, "one", a)[a.id].cluster == b.id
+    for s in (a, b):
+        claim.claim_stories(news, s.feed_id, [s], story_ttl=WINDOW, title_ttl=WINDOW, pending_at=0)
+    start = threading.Barrier(2)
+
+    def place(s: Story) -> dict:
+        client = redis.Redis(connection_pool=news.connection_pool)
+        start.wait()
+        return cluster.place(client, s.feed_id, [s], now=time.time(), window=WINDOW)
+
+    with ThreadPoolExecutor(2) as pool:
+        placed = [doc for found in pool.map(place, (a, b)) for doc in found.values()]
+    assert len(placed) == 2 and placed[0].cluster == placed[1].cluster
+    assert sorted(bool(doc.joined) for doc in placed) == [False, True]
+
+
+class CountingRedis(redis.Redis):
+    """The test Redis, counting the commands this client sends (in `sent`, which the test sets)."""
+
+    def execute_command(self, *args, **options):
+        self.sent.append(args[0])
+        return super().execute_command(*args, **options)
+
+
+def test_a_poll_is_placed_with_one_call_to_redis_whatever_its_size(r):
+    client = CountingRedis(connection_pool=r.connection_pool)
+    client.sent = []
+    first = [story("one", title, summary) for title, summary in BACKGROUND]
+    later = [story("two", f"{title}, reports say", summary) for title, summary in BACKGROUND]
+    poll(client, "one", *first)  # the first call may load the script
+    claim.claim_stories(r, "two", later, story_ttl=WINDOW, title_ttl=WINDOW, pending_at=0)
+    client.sent.clear()
+    placed = cluster.place(client, "two", later, now=time.time(), window=WINDOW)
+    assert client.sent == ["EVALSHA"]
+    assert [placed[b.id].joined for b in later] == [a.id for a in first]
+
+
+def test_two_words_in_common_make_a_topic_not_an_event(news):
+    a = story("one", "Israel recalls its ambassador to Brazil", "The row over the remarks grew.")
+    b = story("two", "Israel names a new ambassador to Germany", "Berlin welcomed the choice.")
+    poll(news, "one", a)
+    assert poll(news, "two", b)[b.id].joined == ""
+    assert not same_cluster(news, a, b)
 
 
 def test_the_corpus_keeps_its_close_neighbours_apart_and_beats_the_published_baseline(r):

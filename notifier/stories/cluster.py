@@ -4,7 +4,7 @@ starts one of its own.
 A story's event time is its published time when it has one (parse refuses dates far in the
 future), else when we first saw it, so an item from 2017 never joins an event of 2026. Among the
 stories within the window of that time, its candidates are those sharing its strongest terms
-(cluster_index); it joins the most alike one (terms.likeness) if the likeness reaches THRESHOLD,
+(cluster_index); it joins the most alike one (cosine of weighted terms) if that reaches THRESHOLD,
 they share MIN_SHARED terms and that story's cluster started at most EVENT_SPAN before or after
 it; failing that, the cluster whose candidate members' terms, summed, are that alike. The span
 keeps a follow-up apart from the event it follows ("Kremlin rejects claim it poisoned Navalny" two days
@@ -12,15 +12,13 @@ after "Navalny poisoned with dart-frog toxin, European governments say"): a wave
 event comes within a day; later stories with the same words are reactions, and start their own.
 A story never moves, and clusters never merge: a cluster id given in an alert stays true.
 
-Every story of a poll is placed, baseline ones too, in one lookup and one write (cluster_index).
+Every story of a poll is placed, baseline ones too, by one Lua call that looks up, decides and
+writes (cluster_index, cluster_place.lua): one round trip, and atomic, so two workers taking two
+outlets' copies of an event at the same moment cannot both start a cluster.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import math
-from collections import Counter
 from dataclasses import dataclass
 
 import redis
@@ -30,15 +28,17 @@ from notifier.models import Story
 from notifier.stories import cluster_index, terms
 from notifier.stories.cluster_index import Doc, decode
 
-log = logging.getLogger(__name__)
-
 THRESHOLD = 0.25  # tuned on the published clusters only (docs/clustering.md)
 EVENT_SPAN = 24 * 3600  # a story joins only clusters that started within a day of it
 MIN_SHARED = 3  # terms in common, short words not counted
 QUERY_TERMS = 8  # a story is indexed under, and looks for others by, its strongest terms
-DAY = 86400
-ATTEMPTS = 3  # placements decided again after a race with another worker
-MAX_QUERY = 20  # terms a story looks others up by: its title's, then its summary's
+MAX_QUERY = 12  # terms a story looks others up by: its title's, then its summary's
+PER_TERM = 10  # newest stories read per term; a term busier than this is not what finds an event
+CANDIDATES_MAX = 10  # per story, those sharing the most strong terms first
+POSTINGS_MAX = 1000  # stories kept per term
+# Until the window holds this many stories, count it as holding them: with three stories seen, a
+# term two of them share would otherwise weigh as little as "the".
+PRIOR = 100
 
 
 def event_time(story: Story, now: float) -> float:
@@ -50,133 +50,22 @@ def place(
 ) -> dict[str, Doc]:
     """Place a poll's stories in clusters; return the newly placed ones by id. Idempotent: a story
     placed before, or a copy whose identity another story claimed, is left alone."""
-    unique = {s.id: s for s in stories}
-    fresh = sorted(
-        (
-            Doc(
-                s.id,
-                event_time(s, now),
-                s.id,
-                event_time(s, now),
-                feed_id,
-                terms.terms_of(s.title, s.summary),
-                seen=now,
-                baseline=baseline,
-            )
-            for s in unique.values()
-        ),
-        key=lambda d: (d.t, d.id),
+    unique = {s.id: (s, event_time(s, now), terms.terms_of(s.title, s.summary)) for s in stories}
+    ordered = sorted(unique.values(), key=lambda u: (u[1], u[0].id))
+    asks = [(s.id, t, MAX_QUERY, words) for s, t, words in ordered]
+    if not asks:
+        return {}
+    rule = cluster_index.Rule(
+        window, EVENT_SPAN, THRESHOLD, MIN_SHARED, PER_TERM, CANDIDATES_MAX, POSTINGS_MAX, QUERY_TERMS, PRIOR
     )
-    for _ in range(ATTEMPTS):
-        writes, placed = _decide(r, fresh, window, baseline)
-        if not writes:
-            return {}
-        done = cluster_index.commit(r, writes, now=now, ttl=window + 3600, window=window)
-        if done is not None:
-            kept = {d.id: d for d in placed if d.id in set(done)}
-            joined = sum(1 for d in kept.values() if d.joined)
-            if joined:
-                metrics.STORIES.inc(joined, outcome="clustered")  # joined an event already seen
-            return kept
-        log.debug("cluster placement of feed %s raced another worker; looking again", feed_id)
-    log.warning("feed %s: cluster placement kept racing; its stories stay alone", feed_id)
-    return {}
-
-
-def _decide(r: redis.Redis, fresh: list[Doc], window: int, baseline: bool) -> tuple[list[tuple], list[Doc]]:
-    batch_df = _batch_frequencies(fresh)
-    # Looked up by all its terms (the weights are not known before the lookup); others are
-    # indexed only under their strongest, so the common words find nothing and cost little.
-    queries = [(d.id, d.t, _day(d.t), d.terms.all()[:MAX_QUERY], d.terms.all()) for d in fresh]
-    answers, records = cluster_index.lookup(r, queries, window)
-    known = {sid: decode(sid, raw) for sid, raw in records.items()}
-    writes, placed = [], []
-    for doc, (sid, t, day, query, _), answer in zip(fresh, queries, answers, strict=True):
-        state, chosen, words, counts, total, digest = answer
-        if state:  # placed already, or a copy of a story placed under its first id
-            continue
-        frequencies = Counter(dict(zip(words, map(int, counts), strict=True)))
-        for near in (day - 1, day, day + 1):
-            frequencies.update(batch_df.get(near, {}))
-        documents = int(total) + sum(batch_df.get(near, {}).get("", 0) for near in (day - 1, day, day + 1))
-        others = [known[c] for c in chosen if c in known] + [p for p in placed if abs(p.t - doc.t) <= window]
-        doc, vec = _join(doc, others, frequencies, documents)
-        placed.append(doc)
-        posts = terms.strongest(vec, QUERY_TERMS)
-        writes.append(
-            (
-                sid,
-                t,
-                day,
-                doc.cluster,
-                doc.start,
-                doc.feed,
-                doc.record(),
-                baseline,
-                digest,
-                query,
-                posts,
-                doc.terms.all(),
-            )
-        )
-    return writes, placed
-
-
-def _join(doc: Doc, others: list[Doc], frequencies: Counter, documents: int) -> tuple[Doc, dict]:
-    """doc in the cluster of the most alike eligible story, else of the most alike cluster taken
-    as a whole (its members' terms summed), or alone; and doc's weighted terms."""
-    vec = terms.vector(doc.terms, frequencies, documents)
-    eligible = [o for o in others if abs(doc.t - o.start) <= EVENT_SPAN]
-    vectors = {o.id: terms.vector(o.terms, frequencies, documents) for o in eligible}
-    scored = [(_alike(vec, vectors[o.id]), o) for o in eligible]
-    score, best = max(scored, key=lambda pair: (pair[0], pair[1].id), default=(0.0, None))
-    if best is None or score < THRESHOLD:
-        # a story can be about the event without being close to any one report of it: "Progress
-        # but not compromise as U.S.-Iran talks end" against six reports of the Geneva talks
-        score, best = _most_alike_cluster(vec, eligible, vectors)
-        if best is None or score < THRESHOLD:
-            return doc, vec
-    why = tuple(terms.shared(vec, vectors[best.id]))
-    joined = dataclasses.replace(
-        doc, cluster=best.cluster, start=best.start, joined=best.id, score=score, why=why
-    )
-    return joined, vec
-
-
-def _alike(a: dict, b: dict) -> float:
-    # two words in common ("Israel", "ambassador") make a topic, not an event
-    return terms.likeness(a, b) if terms.words_shared(a, b) >= MIN_SHARED else 0.0
-
-
-def _most_alike_cluster(vec: dict, members: list[Doc], vectors: dict) -> tuple[float, Doc | None]:
-    """The best likeness to a cluster's summed member terms, and that cluster's closest member."""
-    sums: dict[str, Counter] = {}
-    for member in members:
-        sums.setdefault(member.cluster, Counter()).update(vectors[member.id])
-    best = (0.0, None)
-    for cid, summed in sorted(sums.items()):
-        norm = math.sqrt(sum(w * w for w in summed.values())) or 1.0
-        score = _alike(vec, {t: w / norm for t, w in summed.items()})
-        if score > best[0]:
-            closest = max(
-                (m for m in members if m.cluster == cid), key=lambda m: terms.likeness(vec, vectors[m.id])
-            )
-            best = (score, closest)
-    return best
-
-
-def _batch_frequencies(docs: list[Doc]) -> dict[int, Counter]:
-    """day -> term -> stories of this poll carrying it ("" counts the stories)."""
-    by_day: dict[int, Counter] = {}
-    for doc in docs:
-        counts = by_day.setdefault(_day(doc.t), Counter())
-        counts.update(doc.terms.all())
-        counts[""] += 1
-    return by_day
-
-
-def _day(t: float) -> int:
-    return int(t // DAY)
+    placed = cluster_index.place(r, rule, feed_id, asks, now=now, baseline=baseline)
+    kept = {}
+    for sid, cid, start, joined, score, why in placed:
+        _, t, words = unique[sid]
+        kept[sid] = Doc(sid, t, cid, start, feed_id, words, joined, score, why, now, baseline)
+    if joined_count := sum(1 for d in kept.values() if d.joined):
+        metrics.STORIES.inc(joined_count, outcome="clustered")  # joined an event already seen
+    return kept
 
 
 # --- reading clusters back: what `story list` and `story show` print -----------------------------

@@ -10,15 +10,14 @@ and "Ukrainian", are one term in any language that inflects at the end of a word
 Weights come from how rare a term is among the stories published around the same time (inverse
 document frequency over the window's days): a name, a place or a number few stories carry counts
 far more than "says" or "the", in any language, with no stop list. Title terms count twice, very
-short words a third. Two
-stories are as alike as the cosine of their weighted terms.
+short words a third. Two stories are as alike as the cosine of their weighted terms. The weighing
+runs inside Redis, next to the frequencies (cluster_place.lua); this module gives it the terms.
 """
 
 from __future__ import annotations
 
-import math
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from notifier.stories.match import split_words
@@ -30,9 +29,6 @@ TITLE_WEIGHT = 2.0
 # count less even before the window has shown how common they are. Digits and characters of
 # scripts without spaces are not words in that sense.
 SHORT, SHORT_WEIGHT = 3, 0.3
-# Until the window holds this many stories, count it as holding them: with three stories seen, a
-# term two of them share would otherwise weigh as little as "the" (no effect on the corpus figures).
-PRIOR_STORIES = 100
 _MARKED_SCRIPTS_END = "\u0800"  # below: Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic, Syriac
 
 
@@ -46,9 +42,6 @@ class Terms:
     def all(self) -> tuple[str, ...]:
         return self.title + self.body
 
-    def factor(self, term: str) -> float:
-        return (TITLE_WEIGHT if term in self.title else 1.0) * (SHORT_WEIGHT if _short(term) else 1.0)
-
 
 def terms_of(title: str, summary: str) -> Terms:
     heading = _unique(_terms(title))
@@ -56,7 +49,7 @@ def terms_of(title: str, summary: str) -> Terms:
     return Terms(heading, _unique(t for t in _terms(summary[:SUMMARY_CHARS]) if t not in seen))
 
 
-def _short(term: str) -> bool:
+def is_short(term: str) -> bool:
     return len(term) <= SHORT and term.isalpha() and not _unspaced(term[0])
 
 
@@ -98,37 +91,3 @@ def _stem(word: str) -> str:
             continue
         kept.append(char)
     return unicodedata.normalize("NFC", "".join(kept))[:PREFIX]
-
-
-def idf(document_frequency: int, documents: int) -> float:
-    """How much a term that `document_frequency` of `documents` stories carry says; never below 0.1."""
-    return max(0.1, math.log((documents + 1) / (document_frequency + 0.5)))
-
-
-def vector(terms: Terms, frequencies: Mapping[str, int], documents: int) -> dict[str, float]:
-    """The story's weighted terms, scaled to length 1."""
-    documents = max(documents, PRIOR_STORIES)
-    weights = {t: terms.factor(t) * idf(frequencies.get(t, 0), documents) for t in terms.all()}
-    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-    return {t: w / norm for t, w in weights.items()}
-
-
-def likeness(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    small, large = (a, b) if len(a) <= len(b) else (b, a)
-    return sum(w * large[t] for t, w in small.items() if t in large)
-
-
-def words_shared(a: Mapping[str, float], b: Mapping[str, float]) -> int:
-    """How many terms two stories have in common, very short words not counted."""
-    return sum(1 for t in a if t in b and not _short(t))
-
-
-def shared(a: Mapping[str, float], b: Mapping[str, float], most: int = 6) -> list[str]:
-    """The terms that made two stories alike, heaviest first: what `story show` explains with."""
-    common = [(a[t] * b[t], t) for t in a if t in b]
-    return [t for _, t in sorted(common, reverse=True)[:most]]
-
-
-def strongest(vec: Mapping[str, float], count: int) -> list[str]:
-    """The `count` heaviest terms: what a story is indexed and looked up by."""
-    return [t for _, t in sorted(((w, t) for t, w in vec.items()), reverse=True)[:count]]

@@ -85,7 +85,13 @@ def record_success(
     changes["interval_reason"] = reason
     # only what moved: a steady 304 writes two fields, not nine (most polls are steady 304s)
     changes = {name: value for name, value in changes.items() if getattr(feed, name) != value}
-    store.update_feed(r, feed.id, next_poll=now + cadence.jittered(interval), pipe=writes, **changes)
+    # a server's max-age or a hub's lease counts from its answer, now; our own rhythm from the due time
+    due = (
+        now + cadence.jittered(interval)
+        if reason.startswith("server")
+        else cadence.next_due(feed.next_poll, interval, now)
+    )
+    store.update_feed(r, feed.id, next_poll=due, pipe=writes, **changes)
 
 
 def observe_publishing(

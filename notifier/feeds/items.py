@@ -62,7 +62,7 @@ def split_items(body: bytes, content_type: str | None = None) -> Split | None:
     # the root's start tag declares the namespaces and xml:base every item is read under
     context = root.group() if root else b""
     items = tuple(body[start:end] for start, end in spans)
-    return Split(head, items, tail, tuple(_digest(context, item) for item in items))
+    return Split(head, items, tail, tuple(_item_digest(context, item) for item in items))
 
 
 def unseen(split: Split, known: set[str]) -> bytes | None:
@@ -81,7 +81,7 @@ def stored_digests(split: Split | None) -> str:
     return "".join(dict.fromkeys(split.digests)) if split else ""
 
 
-def _digest(context: bytes, item: bytes) -> str:
+def _item_digest(context: bytes, item: bytes) -> str:
     return hashlib.sha256(context + b"\0" + item).hexdigest()[:DIGEST_CHARS]
 
 

@@ -152,13 +152,13 @@ def parse_if_changed(feed: Feed, result: FetchResult) -> tuple[ParsedFeed | None
     body = items.unseen(split, known) if known else result.body
     if body is None:
         return None, body_hash, items.stored_digests(split)
-    parsed = _parse(feed, result, body)
+    parsed = _read(feed, result, body)
     if parsed.bozo and body is not result.body:  # the cut reads oddly: the whole decides
-        parsed = _parse(feed, result, result.body)
+        parsed = _read(feed, result, result.body)
     return parsed, body_hash, "" if parsed.bozo else items.stored_digests(split)
 
 
-def _parse(feed: Feed, result: FetchResult, body: bytes) -> ParsedFeed:
+def _read(feed: Feed, result: FetchResult, body: bytes) -> ParsedFeed:
     return parse_feed(
         body, feed_id=feed.id, url=result.final_url or feed.url, content_type=result.content_type
     )

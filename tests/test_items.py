@@ -15,7 +15,10 @@ import feedparser
 import pytest
 
 from notifier.feeds import items
+from notifier.feeds.fetch import FetchResult
 from notifier.feeds.parse import parse_feed
+from notifier.feeds.poll import parse_if_changed
+from notifier.models import Feed
 from tests.feeds import CORPUS
 from tests.test_feedparser_suite import suite_documents
 
@@ -109,3 +112,24 @@ def test_only_unseen_items_are_kept_and_all_seen_means_nothing_to_parse():
     )
     assert items.unseen(split, set(split.digests)) is None
     assert items.known_digests(items.stored_digests(split)) == set(split.digests)
+
+
+def test_a_cut_that_reads_oddly_is_read_whole_and_its_digests_forgotten():
+    def item(n: int, title: str) -> bytes:
+        return f"<item><title>{title}</title><link>https://n.example/{n}</link></item>".encode()
+
+    body = b"<rss><channel><title>T</title>" + b"".join(item(n, f"Story {n} of the day") for n in range(5))
+    body += b"</channel></rss>"
+    known = items.stored_digests(items.split_items(body))
+    feed = Feed("f", URL, "F", 60, baseline_done=True, item_digests=known)
+
+    def reading(body: bytes):
+        result = FetchResult(URL, URL, 200, body, None, None, "application/rss+xml", None, None, None, None, 0)
+        return parse_if_changed(feed, result)
+
+    parsed, _, digests = reading(body.replace(b"<title>T</title>", b"<title>T, updated</title>"))
+    assert parsed is None and digests == known  # nothing new: no parse at all
+    broken = item(9, "Broken &nbsp story without its end")  # an undefined entity: not well-formed XML
+    parsed, _, digests = reading(body.replace(b"<title>T</title>", b"<title>T</title>" + broken))
+    assert parsed.bozo and digests == ""  # read whole, and read whole next time too
+    assert len(parsed.stories) == 6

@@ -124,7 +124,7 @@ def test_a_cut_that_reads_oddly_is_read_whole_and_its_digests_forgotten():
     feed = Feed("f", URL, "F", 60, baseline_done=True, item_digests=known)
 
     def reading(body: bytes):
-        result = FetchResult(URL, URL, 200, body, None, None, "application/rss+xml", None, None, None, None, 0)
+        result = FetchResult(URL, URL, 200, body, None, None, "application/xml", None, None, None, None, 0)
         return parse_if_changed(feed, result)
 
     parsed, _, digests = reading(body.replace(b"<title>T</title>", b"<title>T, updated</title>"))

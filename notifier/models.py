@@ -68,6 +68,7 @@ class Feed:
     forced: bool = False  # the operator chose the interval: neither adaptation nor caching moves it
     adaptive_interval: float | None = None  # from observed publishing, refreshed when content changes
     watched_since: float | None = None  # the first successful poll
+    item_digests: str | None = None  # of the items of the last body read cleanly (feeds.items)
 
     def as_json(self) -> dict:
         return asdict(self)

@@ -161,12 +161,12 @@ def absorb(r: redis.Redis, feed, result, settings: Settings, writes=None, websub
         log.warning("feed %s: %s", feed.id, result)
         record_error(r, feed, result, settings, now, writes)
         return []
-    parsed, body_hash = parse_if_changed(feed, result)
+    parsed, body_hash, item_digests = parse_if_changed(feed, result)
     metrics.polled(None, changed=parsed is not None)
     new = claim_parsed(r, feed, parsed, settings, pending_at=now + settings.lease_seconds) if parsed else []
     if parsed:
         websub.on_feed_parsed(r, feed, parsed, result.link_header, settings)
-    record_success(r, feed, result, settings, now, body_hash, parsed, writes, websub_state)
+    record_success(r, feed, result, settings, now, body_hash, parsed, writes, websub_state, item_digests)
     if new:
         log.info("feed %s: %d new stories", feed.id, len(new))
     return new

@@ -1,5 +1,6 @@
 """How often a feed is polled: adaptive to its publishing, polite to its server."""
 
+import time
 from email.utils import formatdate
 
 import pytest
@@ -74,3 +75,37 @@ def test_a_newly_watched_feed_with_too_few_stories_keeps_its_default():
 def test_stories_first_seen_together_are_not_taken_for_a_flood():
     interval, reason = cadence.adaptive([NOW, NOW], NOW, 60, 3600, watched_since=NOW - 10, default=300)
     assert (interval, reason) == (300, "default until publishing is observed")
+
+
+def test_a_poll_on_time_counts_the_next_one_from_its_due_time_not_from_when_it_was_recorded():
+    due = cadence.next_due(NOW - 20, 60, NOW)
+    assert NOW - 20 + 57 <= due <= NOW - 20 + 63
+
+
+def test_a_late_poll_counts_from_now_so_a_backlog_never_becomes_a_burst_of_catch_up_polls():
+    assert all(NOW + 57 <= cadence.next_due(NOW - late, 60, NOW) <= NOW + 63 for late in (60, 600, 86400))
+    assert NOW + 57 <= cadence.next_due(None, 60, NOW) <= NOW + 63  # never due before
+
+
+def test_a_poll_just_short_of_a_whole_interval_late_is_due_again_at_once_at_the_earliest():
+    assert cadence.next_due(NOW - 59.9, 60, NOW) >= NOW
+
+
+def test_a_polled_feed_keeps_its_rhythm_from_the_due_time(env, r):
+    from notifier import pipeline
+    from notifier.settings import get_settings
+    from notifier.stories import store
+    from tests.feeds import Item, rss
+    from tests.feedserver import FeedServer
+
+    with FeedServer() as server:
+        server.set(
+            "/f.xml", rss([Item("Flooding forces evacuations along the river", "https://n.example/f")])
+        )
+        feed = store.add_feed(r, server.url("/f.xml"), "Rhythm", 60)
+        due = time.time() - 20  # claimed by a tick a little after it fell due
+        store.update_feed(r, feed.id, next_poll=due)
+        pipeline.poll_feeds(r, [feed.id], get_settings())
+        polled = store.get_feed(r, feed.id)
+    assert due + 57 <= polled.next_poll <= due + 63
+    assert polled.next_poll == r.zscore("feeds:due", feed.id)

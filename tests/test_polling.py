@@ -157,3 +157,44 @@ def test_entity_tricks_never_reach_a_story(env, r, server, body):
     for story_id in new:
         text = r.get(f"story:{story_id}")
         assert "root:" not in text and "lollollol" not in text and len(text) < 10_000
+
+
+def test_only_the_items_a_feed_has_not_shown_before_are_parsed(env, r, server):
+    from datetime import UTC, datetime, timedelta
+
+    from notifier.feeds import poll as poll_module
+    from notifier.feeds.fetch import FetchResult
+    from notifier.stories import claim
+
+    when = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    old = [
+        Item(
+            f"Older story number {i} about the council budget",
+            f"https://n.example/{i}",
+            published=when - timedelta(minutes=i),
+        )
+        for i in range(1, 30)
+    ]
+    fresh = Item(
+        "Bridge closed after barge strikes a pillar at night", "https://n.example/bridge", published=when
+    )
+    server.set("/f.xml", rss(old))
+    feed = add(r, server)
+    assert poll(r, feed) == []  # the first poll is read whole, as the baseline
+    feed = store.get_feed(r, feed.id)
+    assert len(feed.item_digests) == 16 * len(old)
+
+    def reading(body: bytes):
+        result = FetchResult(
+            feed.url, feed.url, 200, body, None, None, "application/rss+xml", None, None, None, None, 0.0
+        )
+        return poll_module.parse_if_changed(feed, result)
+
+    parsed, _, digests = reading(rss([fresh, *old]))
+    assert [story.title for story in parsed.stories] == [fresh.title]  # 29 known items never parsed
+    assert parsed.title == "Test News" and len(digests) == 16 * 30
+    assert reading(rss(old, title="Test News, updated"))[0] is None  # only the channel moved: no parse
+
+    server.set("/f.xml", rss([fresh, *old]))
+    new = poll(r, feed)
+    assert [claim.load_story(r, story_id)["title"] for story_id in new] == [fresh.title]

@@ -182,19 +182,6 @@ def test_a_hub_that_refuses_the_subscription_does_not_break_the_poll(r, parts):
 # --- what the hub sends ------------------------------------------------------------------------
 
 
-def test_a_correctly_signed_push_puts_its_new_story_pending_for_the_next_tick_once(r, parts):
-    _, feeds, hub = parts
-    feed, topic = subscribed(r, feeds, hub)
-    body = atom([NEW, *OLD], hub=hub.url, self_url=topic)
-
-    assert hub.publish(topic, body, ATOM) == [202]
-    [(story_id, due)] = r.zrange("stories:pending", 0, -1, withscores=True)
-    assert due <= time.time()
-    assert r.get(f"story:{story_id}") and NEW.title in r.get(f"story:{story_id}")
-    assert hub.publish(topic, body, ATOM) == [202]  # the same body again
-    assert r.zcard("stories:pending") == 1
-
-
 @pytest.mark.parametrize("signature", ["another secret", "unsigned", "unknown method", "truncated"])
 def test_a_push_not_signed_with_our_secret_is_answered_but_ignored(r, parts, signature):
     _, feeds, hub = parts

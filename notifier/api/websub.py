@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from notifier.api.deps import get_redis
+from notifier.core import broker
+from notifier.core.db import broker_url
 from notifier.feeds import websub, websub_callback
 from notifier.settings import get_settings
 
@@ -33,7 +37,11 @@ async def push(feed_id: str, request: Request) -> Response:
         return PlainTextResponse(f"body over {settings.fetch_max_bytes} bytes", status_code=413)
     signature, content_type = request.headers.get("X-Hub-Signature"), request.headers.get("Content-Type")
     # parsing a large feed takes a while: off the event loop
-    await run_in_threadpool(websub_callback.accept_push, r, feed_id, body, signature, content_type, settings)
+    # the new stories' fan-out is enqueued right away: a push must not wait for the next tick
+    fan_out = functools.partial(enqueue_fan_out, broker_url(settings))
+    await run_in_threadpool(
+        websub_callback.accept_push, r, feed_id, body, signature, content_type, settings, fan_out
+    )
     return Response(status_code=202)
 
 
@@ -49,3 +57,7 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def enqueue_fan_out(url: str, story_ids: list[str]) -> None:
+    broker.enqueue(url, "workers.tasks.fan_out", [story_ids], queue="poll")  # see workers/app.py routes

@@ -6,6 +6,9 @@ never does); kombu is the messaging library under Celery and speaks both Redis a
 
 from __future__ import annotations
 
+import socket
+import uuid
+
 from kombu import Connection
 
 QUEUES = ("tick", "poll", "deliver")  # workers/app.py routes every task to one of these
@@ -51,3 +54,38 @@ def depths(url: str, queues: tuple[str, ...] = QUEUES) -> dict[str, int]:
                 except Exception:  # noqa: BLE001 - AMQP closed it already after a 404
                     pass
     return found
+
+
+def enqueue(url: str, task: str, args: list, queue: str) -> str:
+    """Send one Celery task message (protocol 2, JSON) from a process without Celery; its id.
+
+    The API uses it to fan out a WebSub push at once instead of waiting for the next tick. It goes
+    through the default exchange, which routes by queue name on Redis and on RabbitMQ alike and
+    declares nothing, so a quorum queue's arguments are never contradicted. Raises
+    BrokerUnavailable when the message could not be handed over."""
+    task_id = str(uuid.uuid4())
+    headers = {
+        "lang": "py",
+        "task": task,
+        "id": task_id,
+        "root_id": task_id,
+        "parent_id": None,
+        "group": None,
+        "retries": 0,
+        "eta": None,
+        "expires": None,
+        "timelimit": [None, None],
+        "argsrepr": repr(args)[:200],
+        "kwargsrepr": "{}",
+        "origin": f"notifier-api@{socket.gethostname()}",
+        "ignore_result": True,
+    }
+    body = [args, {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
+    try:
+        with _connection(url) as conn:
+            conn.Producer(serializer="json").publish(
+                body, exchange="", routing_key=queue, headers=headers, correlation_id=task_id, retry=False
+            )
+    except Exception as exc:  # noqa: BLE001 - any failure means "not handed over"
+        raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from None
+    return task_id

@@ -21,6 +21,15 @@ def jittered(seconds: float) -> float:
     return seconds * random.uniform(0.95, 1.05)
 
 
+def next_due(previous_due: float | None, interval: float, now: float) -> float:
+    """When to poll next: `interval` after the previous due time when this poll was on time, so a
+    feed is polled every interval and not every interval plus the wait for a tick and a fetch.
+    A late poll (overload) counts from now: a backlog never turns into a burst of catch-up polls."""
+    if previous_due is not None and now - interval < previous_due <= now:
+        return max(previous_due + jittered(interval), now)
+    return now + jittered(interval)
+
+
 def adaptive(
     publish_times: list[float],
     now: float,

@@ -14,10 +14,18 @@ from notifier.stories import breaking, claim, cluster, store
 log = logging.getLogger(__name__)
 
 
-def absorb_body(r: redis.Redis, feed, body: bytes, content_type: str | None, settings: Settings) -> list[str]:
-    """A body pushed to us (WebSub): same parse and claim as a poll, fanned out on the next tick."""
+def absorb_body(
+    r: redis.Redis,
+    feed,
+    body: bytes,
+    content_type: str | None,
+    settings: Settings,
+    pending_at: float | None = None,
+) -> list[str]:
+    """A body pushed to us (WebSub): same parse and claim as a poll; the tick fans the new stories
+    out from `pending_at` (now by default) unless someone has fanned them out by then."""
     parsed = parse_feed(body, feed_id=feed.id, url=feed.url, content_type=content_type)
-    return claim_parsed(r, feed, parsed, settings, pending_at=time.time())
+    return claim_parsed(r, feed, parsed, settings, pending_at=pending_at or time.time())
 
 
 def claim_parsed(r: redis.Redis, feed, parsed, settings: Settings, pending_at: float) -> list[str]:

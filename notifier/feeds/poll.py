@@ -7,7 +7,7 @@ import hashlib
 import redis
 
 from notifier.alerts import notices
-from notifier.feeds import cadence, websub
+from notifier.feeds import cadence, items, websub
 from notifier.feeds.fetch import FetchError, FetchResult
 from notifier.feeds.parse import ParsedFeed, parse_feed
 from notifier.models import Feed
@@ -51,8 +51,10 @@ def record_success(
     parsed: ParsedFeed | None = None,
     writes=None,
     websub_state: tuple | None = None,
+    item_digests: str | None = None,
 ) -> None:
-    """`writes`: a pipeline to queue this feed's update on; `websub_state`: read beforehand."""
+    """`writes`: a pipeline to queue this feed's update on; `websub_state`: read beforehand;
+    `item_digests`: of the body's items (see `parse_if_changed`), None to keep what is stored."""
     changes = {
         "last_success": now,
         "errors": 0,
@@ -64,6 +66,8 @@ def record_success(
     }
     if body_hash:
         changes["body_hash"] = body_hash
+    if item_digests is not None:
+        changes["item_digests"] = item_digests
     if feed.watched_since is None:
         changes["watched_since"] = now
     if result.permanent_redirect and result.permanent_redirect != feed.url:
@@ -85,7 +89,13 @@ def record_success(
     changes["interval_reason"] = reason
     # only what moved: a steady 304 writes two fields, not nine (most polls are steady 304s)
     changes = {name: value for name, value in changes.items() if getattr(feed, name) != value}
-    store.update_feed(r, feed.id, next_poll=now + cadence.jittered(interval), pipe=writes, **changes)
+    # a server's max-age or a hub's lease counts from its answer, now; our own rhythm from the due time
+    due = (
+        now + cadence.jittered(interval)
+        if reason.startswith("server")
+        else cadence.next_due(feed.next_poll, interval, now)
+    )
+    store.update_feed(r, feed.id, next_poll=due, pipe=writes, **changes)
 
 
 def observe_publishing(
@@ -124,14 +134,31 @@ def body_changed(feed: Feed, result: FetchResult | FetchError) -> bool:
     return hashlib.sha256(result.body).hexdigest() != feed.body_hash
 
 
-def parse_if_changed(feed: Feed, result: FetchResult) -> tuple[ParsedFeed | None, str | None]:
-    """Parse the body unless it is byte-for-byte what we parsed last time (a 200 without ETag)."""
+def parse_if_changed(feed: Feed, result: FetchResult) -> tuple[ParsedFeed | None, str | None, str | None]:
+    """Parse what is new in the body: (parsed or None, body hash, digests of its items to keep).
+
+    A body byte-for-byte what we read last time is not parsed (a 200 without ETag); otherwise only
+    the items this feed has not shown before reach feedparser, and none at all when every item is
+    known. The first poll, a body the cut might misread and a feed whose last body was odd are
+    read whole. Digests are kept only of a body read cleanly ("" forgets them), so a feed that
+    turns odd is read whole until it is clean again."""
     if result.status == 304 or result.body is None:
-        return None, None
+        return None, None, None
     body_hash = hashlib.sha256(result.body).hexdigest()
     if body_hash == feed.body_hash:
-        return None, body_hash
-    parsed = parse_feed(
-        result.body, feed_id=feed.id, url=result.final_url or feed.url, content_type=result.content_type
+        return None, body_hash, None
+    split = items.split_items(result.body, result.content_type)
+    known = items.known_digests(feed.item_digests) if feed.baseline_done and split else set()
+    body = items.unseen(split, known) if known else result.body
+    if body is None:
+        return None, body_hash, items.stored_digests(split)
+    parsed = _read(feed, result, body)
+    if parsed.bozo and body is not result.body:  # the cut reads oddly: the whole decides
+        parsed = _read(feed, result, result.body)
+    return parsed, body_hash, "" if parsed.bozo else items.stored_digests(split)
+
+
+def _read(feed: Feed, result: FetchResult, body: bytes) -> ParsedFeed:
+    return parse_feed(
+        body, feed_id=feed.id, url=result.final_url or feed.url, content_type=result.content_type
     )
-    return parsed, body_hash

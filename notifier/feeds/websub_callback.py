@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
 
 import redis
 
@@ -74,9 +75,13 @@ def accept_push(
     signature_header: str | None,
     content_type: str | None,
     settings: Settings,
+    on_new: Callable[[list[str]], None] | None = None,
 ) -> list[str]:
     """A hub's content distribution: the new story ids, or [] when it is not for us to process
-    (no verified subscription, unsigned, wrongly signed). The hub gets a 2xx either way (§8)."""
+    (no verified subscription, unsigned, wrongly signed). The hub gets a 2xx either way (§8).
+
+    With `on_new` the new stories are handed on at once (the API enqueues their fan-out) and the
+    tick takes them only after a lease, as after a poll; without it, or if it fails, at the next tick."""
     current = load(r, feed_id)
     if current is None or current.state != "verified":
         return []
@@ -89,4 +94,14 @@ def accept_push(
     except store.NotFound:
         return []
 
-    return intake.absorb_body(r, feed, body, content_type, settings) if feed.enabled else []
+    if not feed.enabled:
+        return []
+    later = time.time() + settings.lease_seconds if on_new else None
+    new = intake.absorb_body(r, feed, body, content_type, settings, pending_at=later)
+    if new and on_new:
+        try:
+            on_new(new)
+        except Exception as exc:  # noqa: BLE001 - not handed on: the next tick takes them instead
+            log.warning("feed %s: pushed stories wait for the tick: %s", feed_id, exc)
+            r.zadd("stories:pending", dict.fromkeys(new, time.time()), xx=True)
+    return new

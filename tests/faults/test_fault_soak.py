@@ -1,0 +1,29 @@
+"""The soak, short (issue 11; `make soak` runs it for ten minutes on 1,000 feeds): two workers,
+two beats and a `notifier run` node restarted at random, SIGKILL and SIGTERM mixed, while 100
+feeds change; counted from the webhook and SMTP sinks, every story reaches every matching URL,
+and any second copy carries the identity of the first."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.faults.harness import report
+from tests.faults.soak import Soak, run_soak
+from tests.faults.soak.count import table
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.timeout(900)
+def test_a_short_soak_loses_nothing_and_repeats_only_with_the_same_identity(tmp_path):
+    soak = Soak(tmp_path, seconds=45, feeds=100, interval=3, stories_per_second=1.0, chaos_gaps=(3.0, 8.0))
+    summary = run_soak(soak)
+    sinks = summary["sinks"]
+    print("\n" + table(summary) + "\n" + json.dumps(summary))
+    report("short soak", lost=sinks["lost"], duplicated=sinks["duplicated_same_identity"])
+    assert sinks["stories"] > 0 and sinks["expected_alerts"] > 0 and summary["run"]["restarts"] > 0
+    assert sinks["lost"] == 0, sinks["examples"]["lost"]
+    assert sinks["duplicated_different_identity"] == 0, sinks["examples"]["different_identity"]
+    assert sinks["unexpected"] == 0, sinks["examples"]["unexpected"]

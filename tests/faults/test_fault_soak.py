@@ -18,12 +18,13 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.timeout(900)
 def test_a_short_soak_loses_nothing_and_repeats_only_with_the_same_identity(tmp_path):
-    soak = Soak(tmp_path, seconds=45, feeds=100, interval=3, stories_per_second=1.0, chaos_gaps=(3.0, 8.0))
+    soak = Soak(tmp_path, seconds=45, feeds=100, interval=3, stories_per_second=1.0, chaos_gaps=(2.0, 5.0))
     summary = run_soak(soak)
     sinks = summary["sinks"]
     print("\n" + table(summary) + "\n" + json.dumps(summary))
     report("short soak", lost=sinks["lost"], duplicated=sinks["duplicated_same_identity"])
-    assert sinks["stories"] > 0 and sinks["expected_alerts"] > 0 and summary["run"]["restarts"] > 0
+    run = summary["run"]  # `python -m tests.faults.soak --seed SEED` makes its choices again
+    assert sinks["stories"] > 0 and sinks["expected_alerts"] > 0 and run["sigkill"] and run["sigterm"], run
     assert sinks["lost"] == 0, sinks["examples"]["lost"]
     assert sinks["duplicated_different_identity"] == 0, sinks["examples"]["different_identity"]
     assert sinks["unexpected"] == 0, sinks["examples"]["unexpected"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -20,14 +21,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--interval", type=int, default=10, help="seconds between polls of a feed")
     parser.add_argument("--rate", type=float, default=2.0, help="new stories per second")
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seed", type=int, default=None, help="replay a run (default: a new one)")
     parser.add_argument("--dir", type=Path, default=None, help="where logs go (default: a new temp dir)")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.feeds < 1 or args.interval < 1 or args.rate <= 0:
         parser.error("--seconds, --feeds, --interval and --rate must be positive")
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd warns of its own API at each login
     root = args.dir or Path(tempfile.mkdtemp(prefix="notifier-soak-"))
     print(f"soak: {args.feeds} feeds for {args.seconds:.0f} s; logs in {root}", flush=True)
-    soak = Soak(root, args.seconds, args.feeds, args.interval, args.rate, seed=args.seed)
+    seed = {} if args.seed is None else {"seed": args.seed}
+    soak = Soak(root, args.seconds, args.feeds, args.interval, args.rate, **seed)
     try:
         summary = run_soak(soak)
     except SoakError as exc:

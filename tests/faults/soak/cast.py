@@ -24,6 +24,7 @@ from tests.sinks import free_port
 
 STOP_WAIT = 30.0
 PARTS = ("w1", "w2", "beat1", "beat2", "node")
+SIGNALS = ("SIGKILL", "SIGTERM")
 
 
 class Cast:
@@ -48,9 +49,8 @@ class Cast:
         for part in PARTS:
             self.start(part)
 
-    def break_one(self, rand: random.Random, down_for: float) -> dict:
-        """Stop one part (SIGKILL or SIGTERM, at random), leave it down a moment, start it again."""
-        part, how = rand.choice(PARTS), rand.choice(("SIGKILL", "SIGTERM"))
+    def break_one(self, part: str, how: str, down_for: float) -> dict:
+        """Stop one part (SIGKILL or SIGTERM), leave it down a moment, start it again."""
         proc = self.service.procs.pop(part)
         event = {"at": time.time(), "part": part, "signal": how, "forced": False}
         if proc.poll() is not None:
@@ -102,12 +102,22 @@ def group_members(pgid: int) -> list[tuple[int, str]]:
     return found
 
 
+def shuffled_deck(rand: random.Random) -> list[tuple[str, str]]:
+    first, second = rand.sample(SIGNALS, 2)
+    pairs = zip(rand.sample(PARTS, len(PARTS)), rand.sample(PARTS, len(PARTS)), strict=True)
+    return [card for a, b in pairs for card in ((a, first), (b, second))]
+
+
 def chaos(cast: Cast, until: float, stop: threading.Event, seed: int, gaps=(4.0, 15.0)) -> None:
-    """Until `until` (or `stop`): wait a random moment, break one part, start it again."""
-    rand = random.Random(seed)
+    """Until `until` (or `stop`): wait a random moment, break one part, start it again.
+
+    What to break is dealt from a deck of every (part, signal) pair, shuffled by the seed with the
+    signals alternating: any two breaks in a row use both, and ten stop each part each way."""
+    rand, deck = random.Random(seed), []
     while not stop.wait(rand.uniform(*gaps)) and time.time() < until:
         for part in cast.dead():  # restarted so the run goes on; counted against the service
             cast.service.procs.pop(part)
             cast.counts[f"{part} died by itself"] += 1
             cast.start(part)
-        cast.break_one(rand, down_for=rand.uniform(0.0, 3.0))
+        deck = deck or shuffled_deck(rand)
+        cast.break_one(*deck.pop(), down_for=rand.uniform(0.0, 3.0))

@@ -88,7 +88,8 @@ def table(summary: dict) -> str:
     """The lines docs/reliability.md quotes."""
     sinks, ledger, run = summary["sinks"], summary["ledger"], summary["run"]
     lines = [
-        f"soak: {run['seconds']:.0f} s, {run['feeds']} feeds, {run['restarts']} restarts "
+        f"soak (seed {run['seed']}): {run['seconds']:.0f} s, {run['feeds']} feeds, "
+        f"{run['restarts']} restarts "
         f"({run['sigkill']} SIGKILL, {run['sigterm']} SIGTERM), drained in {run['drain_seconds']:.0f} s",
         f"{'what':<38}{'count':>8}",
     ]

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from notifier.core import admin, embedded
+from notifier.core import admin, embedded, lifetime
 from notifier.settings import Settings
 
 STOP_GRACE = 8.0
@@ -50,8 +50,8 @@ class Supervisor:
             say(self.settings, f"embedded Redis on {self.redis.url} (data in {self.redis.data_dir})")
         # before the children, so that `notifier run` is the process that prints a new token
         admin.at_start(self.settings)
-        for name, command in child_commands().items():
-            self.children[name] = subprocess.Popen(command, env=env)
+        for name, command in child_commands().items():  # a SIGKILL of ours leaves no orphan (lifetime.py)
+            self.children[name] = subprocess.Popen(command, env=env, preexec_fn=lifetime.ends_with_parent())
 
     def wait(self) -> int:
         """Run until a signal, or until a child dies (then stop the rest: fail loudly, not half-up)."""

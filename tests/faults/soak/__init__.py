@@ -46,6 +46,7 @@ class Soak:
     stories_per_second: float = 2.0
     chaos_gaps: tuple[float, float] = (4.0, 15.0)  # seconds between two breaks, at random
     drain_timeout: float = 300.0
+    sink_delay: float = 0.0  # seconds the receivers take over each alert: more sends cut by a kill
     lease: int = 15  # NOTIFIER_LEASE_SECONDS: how soon the work of a dead process is taken up
     # printed with the counts; `--seed` makes the same choices again
     seed: int = field(default_factory=lambda: random.randrange(10**6))
@@ -64,6 +65,7 @@ def run_soak(soak: Soak) -> dict:
         HttpSink() as hooks,
         SmtpSink() as smtp,
     ):
+        hooks.delay = smtp.delay = soak.sink_delay
         env = service_env(
             soak.root,
             url,

@@ -13,6 +13,7 @@ SMTP sinks is counted against what was published (count.py), and the ledger besi
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -24,7 +25,7 @@ import redis
 from notifier.alerts import overview
 from tests.faults.harness import own_redis, service_env
 from tests.faults.soak import count
-from tests.faults.soak.cast import Cast, chaos
+from tests.faults.soak.cast import ALONE, Cast, chaos
 from tests.faults.soak.world import READERS, TOPICS, Newsroom
 from tests.feedserver import FeedServer
 from tests.service import Service, wait_until
@@ -46,7 +47,7 @@ class Soak:
     stories_per_second: float = 2.0
     chaos_gaps: tuple[float, float] = (4.0, 15.0)  # seconds between two breaks, at random
     drain_timeout: float = 300.0
-    sink_delay: float = 0.0  # seconds the receivers take over each alert: more sends cut by a kill
+    sink_delay: float = 0.2  # seconds the receivers take over each alert: more sends cut by a kill
     lease: int = 15  # NOTIFIER_LEASE_SECONDS: how soon the work of a dead process is taken up
     # printed with the counts; `--seed` makes the same choices again
     seed: int = field(default_factory=lambda: random.randrange(10**6))
@@ -165,6 +166,7 @@ def summarise(soak: Soak, news: Newsroom, cast: Cast, hooks, smtp, url: str) -> 
     rows, titles = whole_ledger(cast.service, url, soak.feeds + len(news.published))
     addresses = count.address_hashes(hooks, smtp, READERS)
     kills = [e["signal"] for e in cast.events]
+    (soak.root / "chaos.json").write_text(json.dumps(cast.events, indent=1))  # what was broken when
     return {
         "sinks": count.tally(news.published, count.arrivals(hooks, smtp)),
         "ledger": count.ledger_view(rows, titles, addresses, news.published),
@@ -175,6 +177,8 @@ def summarise(soak: Soak, news: Newsroom, cast: Cast, hooks, smtp, url: str) -> 
             "restarts": len(cast.events),
             "sigkill": kills.count("SIGKILL"),
             "sigterm": kills.count("SIGTERM"),
+            "sigkill_supervisor_alone": kills.count(ALONE),
+            "left_processes_behind": sum(bool(e.get("left_behind")) for e in cast.events),
             "forced_after_sigterm": sum(e["forced"] for e in cast.events),
             "by_part": dict(cast.counts),
         },

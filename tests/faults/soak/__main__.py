@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--interval", type=int, default=10, help="seconds between polls of a feed")
     parser.add_argument("--rate", type=float, default=2.0, help="new stories per second")
-    parser.add_argument("--sink-delay", type=float, default=0.0, help="seconds a receiver takes per alert")
+    parser.add_argument("--sink-delay", type=float, default=0.2, help="seconds a receiver takes per alert")
     parser.add_argument("--seed", type=int, default=None, help="replay a run (default: a new one)")
     parser.add_argument("--dir", type=Path, default=None, help="where logs go (default: a new temp dir)")
     args = parser.parse_args(argv)

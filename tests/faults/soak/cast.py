@@ -25,6 +25,7 @@ from tests.sinks import free_port
 STOP_WAIT = 30.0
 PARTS = ("w1", "w2", "beat1", "beat2", "node")
 SIGNALS = ("SIGKILL", "SIGTERM")
+ALONE = "SIGKILL to the supervisor alone"  # the node only: its process group lives on
 
 
 class Cast:
@@ -58,6 +59,9 @@ class Cast:
         elif how == "SIGKILL":
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        elif how == ALONE:  # `kill -9 PID` of the supervisor: its children must stop by themselves
+            proc.kill()
+            proc.wait()
         else:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -66,7 +70,7 @@ class Cast:
                 event["forced"] = True
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        if left_behind(proc.pid):
+        if left_behind(proc.pid, STOP_WAIT if how == ALONE else 0.5):
             event["left_behind"] = True
             self.counts[f"{part} left processes behind"] += 1
         time.sleep(down_for)
@@ -80,15 +84,19 @@ class Cast:
         return [part for part, proc in self.service.procs.items() if proc.poll() is not None]
 
 
-def left_behind(pgid: int) -> bool:
-    """Whether the stopped part left a live process of its group (a pool process, a node's child);
-    if so it goes now, so a restarted part never shares its work with a ghost of itself."""
-    time.sleep(0.5)  # children a clean stop has signalled are on their way out
-    alive = [pid for pid, state in group_members(pgid) if state != "Z"]  # zombies are only unreaped
-    for pid in alive:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return bool(alive)
+def left_behind(pgid: int, wait: float) -> bool:
+    """Whether the stopped part left a live process of its group (a pool process, a node's
+    child) after `wait`; if so it goes now, so a restarted part never shares its work with a
+    ghost of itself. Zombies only wait to be reaped: they do not count."""
+    deadline = time.monotonic() + wait
+    while alive := [pid for pid, state in group_members(pgid) if state != "Z"]:
+        if time.monotonic() > deadline:
+            for pid in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def group_members(pgid: int) -> list[tuple[int, str]]:
@@ -105,14 +113,17 @@ def group_members(pgid: int) -> list[tuple[int, str]]:
 def shuffled_deck(rand: random.Random) -> list[tuple[str, str]]:
     first, second = rand.sample(SIGNALS, 2)
     pairs = zip(rand.sample(PARTS, len(PARTS)), rand.sample(PARTS, len(PARTS)), strict=True)
-    return [card for a, b in pairs for card in ((a, first), (b, second))]
+    deck = [card for a, b in pairs for card in ((a, first), (b, second))]
+    deck.insert(rand.randrange(len(deck) - 1), ("node", ALONE))  # dealt from the end: not first
+    return deck
 
 
 def chaos(cast: Cast, until: float, stop: threading.Event, seed: int, gaps=(4.0, 15.0)) -> None:
     """Until `until` (or `stop`): wait a random moment, break one part, start it again.
 
     What to break is dealt from a deck of every (part, signal) pair, shuffled by the seed with the
-    signals alternating: any two breaks in a row use both, and ten stop each part each way."""
+    signals alternating (the first two dealt use both), each part stopped each way, and once the node's
+    supervisor killed alone."""
     rand, deck = random.Random(seed), []
     while not stop.wait(rand.uniform(*gaps)) and time.time() < until:
         for part in cast.dead():  # restarted so the run goes on; counted against the service

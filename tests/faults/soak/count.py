@@ -90,7 +90,8 @@ def table(summary: dict) -> str:
     lines = [
         f"soak (seed {run['seed']}): {run['seconds']:.0f} s, {run['feeds']} feeds, "
         f"{run['restarts']} restarts "
-        f"({run['sigkill']} SIGKILL, {run['sigterm']} SIGTERM), drained in {run['drain_seconds']:.0f} s",
+        f"({run['sigkill']} SIGKILL, {run['sigterm']} SIGTERM, {run['sigkill_supervisor_alone']} SIGKILL "
+        f"to the node's supervisor alone), drained in {run['drain_seconds']:.0f} s",
         f"{'what':<38}{'count':>8}",
     ]
     for key in (
@@ -108,5 +109,6 @@ def table(summary: dict) -> str:
     for key in ("rows", "resent_after_interruption", "expected_without_row", "rows_not_expected"):
         lines.append(f"{'ledger: ' + key.replace('_', ' '):<38}{ledger[key]:>8}")
     lines.append(f"ledger states: {ledger['states']}")
+    lines.append(f"{'processes left behind by a stop':<38}{run['left_processes_behind']:>8}")
     lines.append(f"restarts: {dict(sorted(run['by_part'].items()))}")
     return "\n".join(lines)

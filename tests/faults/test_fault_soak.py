@@ -28,3 +28,4 @@ def test_a_short_soak_loses_nothing_and_repeats_only_with_the_same_identity(tmp_
     assert sinks["lost"] == 0, sinks["examples"]["lost"]
     assert sinks["duplicated_different_identity"] == 0, sinks["examples"]["different_identity"]
     assert sinks["unexpected"] == 0, sinks["examples"]["unexpected"]
+    assert run["left_processes_behind"] == 0, run  # a stopped part took all its processes with it

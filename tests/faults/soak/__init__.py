@@ -79,7 +79,7 @@ def run_soak(soak: Soak) -> dict:
             set_up(service, soak, news, hooks, smtp)
             cast = Cast(service, soak.root)
             cast.start_all()
-            baseline_timeout = 120 + soak.feeds / 5
+            baseline_timeout = 240 + soak.feeds / 5  # five parts starting on a busy machine
             if not wait_until(lambda: all_polled(service), baseline_timeout, 2):
                 raise SoakError(f"the {soak.feeds} feeds were not all polled in {baseline_timeout:.0f} s")
             started = time.time()

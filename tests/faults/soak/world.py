@@ -1,8 +1,9 @@
 """The news the soak publishes, and who should hear of each story.
 
 Every story is a distinct event: its title is a topic keyword or two (or none) and four words
-made up for it alone, so no two stories share the three terms the same-event clustering needs
-and no two titles normalise alike. A tenth of the stories also turn up in a second feed with the
+made up for it alone, whose first five letters (all the clustering reads of a word) are its own,
+so no two stories share the three terms the same-event clustering needs and no two titles
+normalise alike. A tenth of the stories also turn up in a second feed with the
 same link (syndication): one story still, one alert per URL. Which URLs must get a story is
 worked out here from the keywords, independently of the service's own matching.
 """
@@ -17,8 +18,10 @@ from dataclasses import dataclass, field
 from tests.feeds import Item, rss
 
 KEEP = 10  # items a feed keeps: a feed never changes that often between two of its polls
-SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]  # never spells a keyword
-BASE_WORDS = 10_000_000  # the baseline items' words come from far beyond the stories'
+CONSONANTS = "bdfgklmnprstvz"
+SYLLABLES = [c + v for c in CONSONANTS for v in "aeiou"]
+WORDS = len(SYLLABLES) ** 2 * len(CONSONANTS)  # 68,600
+BASE_WORDS = WORDS - 4 * 2000  # the baseline items' words (2,000 feeds at most), after the stories'
 KEYWORDS = ["flood", "wildfire", "strike", "walkout", "election", "recount"]
 
 
@@ -57,13 +60,14 @@ READERS = [
 
 
 def word(n: int) -> str:
-    """The n-th made-up word: three syllables or more, so it is never a keyword."""
-    n += len(SYLLABLES) ** 2
-    letters = []
-    while n:
-        n, digit = divmod(n, len(SYLLABLES))
-        letters.append(SYLLABLES[digit])
-    return "".join(letters)
+    """The n-th made-up word. Same-event clustering knows a word by its first five letters
+    (stories/terms.py), so those differ from word to word: two syllables and a consonant encode
+    n; the shape (consonant, vowel, consonant, vowel, consonant) never starts a keyword."""
+    if not 0 <= n < WORDS:
+        raise ValueError(f"only {WORDS} made-up words: a soak that long needs a longer prefix")
+    n, last = divmod(n, len(CONSONANTS))
+    first, second = divmod(n, len(SYLLABLES))
+    return SYLLABLES[first] + SYLLABLES[second] + CONSONANTS[last] + "ola"
 
 
 def matching_topics(words: set[str]) -> set[str]:

@@ -1,8 +1,8 @@
 """Child processes that end with the process that started them.
 
 `notifier run` starts the workers, beat, the API and (REDIS_URL unset) a redis-server. Killed
-with SIGKILL it cannot stop them, and they went on as orphans: a second `notifier run` then found
-the API port taken and stopped, or started a second redis-server on the same append-only file.
+with SIGKILL it cannot stop them, and they went on as orphans: a second `notifier run` would find
+the API port taken and stop, or start a second redis-server on the same append-only file.
 On Linux the kernel sends each child SIGTERM when its parent dies (prctl PR_SET_PDEATHSIG), so
 they stop as cleanly as if the supervisor had stopped them.
 """

@@ -10,6 +10,7 @@ SDIST := $(VENV)/feedparser-sdist
 PYTEST_ARGS ?= -n 3 --dist loadfile  # most tests wait on real processes: three workers share the cores
 
 .PHONY: install run test lint bench clean lock
+.PHONY: soak
 
 install: $(STAMP) $(SDIST)/.fetched
 
@@ -52,6 +53,12 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick)
+
+# issue 11's soak: workers, beats and a `notifier run` node restarted at random while 1,000 feeds
+# change; counted from the sinks (tests/faults/soak). SOAK_ARGS: e.g. --feeds 200 --rate 1
+SOAK_SECONDS ?= 600
+soak: install
+	$(BIN)/python -m tests.faults.soak --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .notifier

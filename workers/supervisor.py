@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from notifier.core import admin, embedded
+from notifier.core import admin, embedded, lifetime
 from notifier.settings import Settings
 
 STOP_GRACE = 8.0
@@ -60,8 +60,8 @@ class Supervisor:
             say(self.settings, f"embedded Redis on {self.redis.url} (data in {self.redis.data_dir})")
         # before the children, so that `notifier run` is the process that prints a new token
         admin.at_start(self.settings)
-        for name, command in child_commands().items():
-            self.children[name] = subprocess.Popen(command, env=env)
+        for name, command in child_commands().items():  # a SIGKILL of ours leaves no orphan (lifetime.py)
+            self.children[name] = subprocess.Popen(command, env=env, preexec_fn=lifetime.ends_with_parent())
 
     def wait(self) -> int:
         """Run until a signal; restart a child that died, or stop all if one keeps dying."""
@@ -85,7 +85,8 @@ class Supervisor:
         say(self.settings, told, sys.stderr)
         time.sleep(delay)
         if not self.stopping:
-            self.children[name] = subprocess.Popen(child_commands()[name], env=self.env)
+            command = child_commands()[name]
+            self.children[name] = subprocess.Popen(command, env=self.env, preexec_fn=lifetime.ends_with_parent())
         return True
 
     def stop(self, *_) -> None:

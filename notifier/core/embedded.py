@@ -14,6 +14,8 @@ from pathlib import Path
 
 import redis
 
+from notifier.core import lifetime
+
 URL_FILE = "redis.url"
 
 
@@ -76,8 +78,9 @@ class EmbeddedRedis:
             "--logfile",
             str(self.data_dir / "redis.log"),
         ]
-        # Its own session: Ctrl-C in the terminal reaches `notifier run`, which stops us last.
-        self.process = subprocess.Popen(args, start_new_session=True)
+        # Its own session: Ctrl-C in the terminal reaches `notifier run`, which stops us last; and
+        # SIGTERM if `notifier run` is killed, so no second server ever shares this append-only file.
+        self.process = subprocess.Popen(args, start_new_session=True, preexec_fn=lifetime.ends_with_parent())
         self._wait_until_up(timeout)
         (self.data_dir / URL_FILE).write_text(self.url)
         return self

@@ -68,12 +68,14 @@ def test_run_starts_a_child_again_when_it_dies(tmp_path):
         assert wait_until(lambda: ready(port), timeout=60), service.logs()
 
         def poll_worker():
-            found = [
-                p
-                for p in psutil.Process(proc.pid).children()
-                if "--name" in p.cmdline() and p.cmdline()[p.cmdline().index("--name") + 1] == "poll"
-            ]
-            return found[0] if found else None
+            for child in psutil.Process(proc.pid).children():
+                try:
+                    argv = child.cmdline()
+                except psutil.Error:  # the killed one, a zombie until the supervisor reaps it
+                    continue
+                if "--name" in argv and argv[argv.index("--name") + 1] == "poll":
+                    return child
+            return None
 
         first = poll_worker()
         first.kill()

@@ -85,8 +85,8 @@ class Supervisor:
         say(self.settings, told, sys.stderr)
         time.sleep(delay)
         if not self.stopping:
-            again = child_commands()[name]
-            self.children[name] = subprocess.Popen(again, env=self.env, preexec_fn=lifetime.ends_with_parent())
+            again, ends = child_commands()[name], lifetime.ends_with_parent()
+            self.children[name] = subprocess.Popen(again, env=self.env, preexec_fn=ends)
         return True
 
     def stop(self, *_) -> None:

@@ -15,7 +15,8 @@ with keep-alive, ETag and 304 from a bare asyncio protocol, rendering a body onl
 asked for. A benchmark must never measure its feed server: aiohttp.web spends ~2.3x the CPU per 304
 of this one, most of a core at the rate aiohttp's client asks for (docs/performance.md). Feed i is
 at http://HOSTS[i % len(HOSTS)]:PORT/feeds/i.xml. Control: GET /_stats (JSON counts),
-GET /_change?n=K&among=M (K of the first M feeds get a new story), GET /_reset, and
+GET /_change?n=K&among=M&start=S&lead=W1,W2 (K of the M feeds from S on, wrapping, get a new
+story; the first ones' titles led by W1, W2, ...), GET /_reset, and
 GET /_keepalive?on=0|1 (0: every feed answer says Connection: close and closes).
 """
 
@@ -104,11 +105,12 @@ class FeedSet:
             self._bodies[i] = self._render(i)
         return self._bodies[i]
 
-    def change(self, i: int) -> bytes:
-        """Publish a new story at the top of feed i; the oldest falls off the end."""
+    def change(self, i: int, lead: str = "") -> bytes:
+        """Publish a new story at the top of feed i (its title led by `lead`, when given); the oldest
+        falls off the end."""
         items = self._feed_items(i)
         self.versions[i] += 1
-        items.insert(0, self._item(i, ITEMS + self.versions[i], 0))
+        items.insert(0, self._item(i, ITEMS + self.versions[i], 0, lead=lead))
         del items[ITEMS:]
         self._bodies.pop(i, None)
         return self.body(i)
@@ -136,7 +138,7 @@ class FeedSet:
             f"<lastBuildDate>{format_datetime(self.base)}</lastBuildDate>"
         )
 
-    def _item(self, i: int, n: int, age: int, size: float | None = None) -> str:
+    def _item(self, i: int, n: int, age: int, size: float | None = None, lead: str = "") -> str:
         """Item n of feed i; `age` in steps of 7 minutes (negative: older than the base time)."""
         rng = self._rng(i, n)
         size = size or (sum(SIZE) / 2 - 900) / ITEMS
@@ -144,7 +146,7 @@ class FeedSet:
         link = f"https://news{i}.example.com/{section}/{'-'.join(slug_words)}-{n}"
         if rng.random() < 0.3:
             link += "?utm_source=rss&utm_medium=feed"
-        title = _sentence(rng, rng.randint(6, 14))[:-1]
+        title = (f"{lead.title()} " if lead else "") + _sentence(rng, rng.randint(6, 14))[:-1]
         when = self.base + timedelta(minutes=7 * age, seconds=rng.randint(0, 400))
         html = _paragraphs(rng, _sentences(self.seed), max(60, int(size) - 620), link)
         description = f"<![CDATA[{html}]]>" if rng.random() < 0.4 else escape(html)
@@ -190,10 +192,11 @@ class _Server:
         route, _, query = path.decode().partition("?")
         if route == "/_change":
             args = dict(pair.partition("=")[::2] for pair in query.split("&"))
-            among = int(args.get("among", self.feeds.count))
-            n = min(int(args.get("n", 1)), among)
-            for i in self.rng.sample(range(among), n):
-                self.feeds.change(i)
+            among, start = int(args.get("among", self.feeds.count)), int(args.get("start", 0))
+            n, leads = min(int(args.get("n", 1)), among), [w for w in args.get("lead", "").split(",") if w]
+            for k, i in enumerate(self.rng.sample(range(among), n)):
+                i = (start + i) % self.feeds.count
+                self.feeds.change(i, leads[k] if k < len(leads) else "")
                 self.etags[i] = f'"v{self.feeds.versions[i]}"'.encode()
             self.counts["changed"] += n
         elif route == "/_reset":
@@ -282,9 +285,11 @@ class FeedServer:
     def stats(self) -> dict[str, int]:
         return self._control("/_stats")
 
-    def change(self, n: int, among: int | None = None) -> dict[str, int]:
-        """Give `n` feeds chosen at random (seeded) among the first `among` a new story at the top."""
-        return self._control(f"/_change?n={n}&among={among or self.count}")
+    def change(self, n: int, among: int | None = None, start: int = 0, lead=()) -> dict[str, int]:
+        """Give `n` feeds chosen at random (seeded) among `among` from `start` on (wrapping) a new
+        story at the top; the first `len(lead)` of them titled with those words first."""
+        lead = ",".join(lead)
+        return self._control(f"/_change?n={n}&among={among or self.count}&start={start}&lead={lead}")
 
     def reset(self) -> dict[str, int]:
         return self._control("/_reset")

@@ -2,19 +2,17 @@
 whole service as `notifier run` starts it (tick, poll and deliver workers, beat, API) and a Redis
 of its own, for five minutes.
 
-The feeds come from `benchmarks.feedgen`'s server (a bare asyncio protocol in its own process,
-feeds spread over 50 loopback hosts); its CPU is reported, not counted against us. They join as a
-first poll leaves them (ETag stored, baseline recorded) through `store.add_feed` and pipelined
-`store.update_feed`, with their next polls spread evenly over the interval, as a service that has
-run for a while has them. A few feeds are polled from scratch first: what their stories cost in
-Redis is the memory per story. Four topics and twenty subscribers on a local webhook sink give
-the deliver worker the alerts the changed feeds bring; the sink's count is checked against the
-ledger's.
+The feeds come from `benchmarks.feedgen`'s server (its own process, 50 loopback hosts; its CPU is
+reported, not counted). They join as a first poll leaves them (ETag stored, baseline recorded),
+their next polls spread evenly over the interval. A few are polled from scratch first: what their
+stories cost in Redis is the memory per story. The changes go to feeds due within CHANGE_EVERY s
+(so a short run polls them too), a quarter of them on one of four topics that twenty subscribers
+on a local webhook sink follow; the sink's count is checked against the ledger's.
 
-psutil samples every process of `notifier run`'s tree and Redis every few seconds: CPU (the
-figure is cores used / 2), resident memory (the peak of each). Each window (a minute; quick: 5 s)
-is one run of the figures: polls done against polls due, how far past its due time a feed waits
-for its poll (a sample of 500 feeds, every second), and how many claimed feeds wait for a fetch.
+psutil samples every process of `notifier run`'s tree and Redis every few seconds: CPU (cores used
+/ 2), resident memory (the peak of each). Each window (a minute; quick: 5 s) is one run of the
+figures: polls done against polls due, how far past its due time a feed waits for its poll (a
+sample of 500 feeds, every second), and how many claimed feeds wait for a fetch.
 """
 
 from __future__ import annotations
@@ -68,10 +66,10 @@ def run(quick: bool = False) -> list[Record]:
             if not wait_until(lambda: r.get("heartbeat:worker") and r.get("heartbeat:tick"), timeout=90):
                 raise RuntimeError(f"the service did not start\n{svc.logs()}")
             per_story = baseline_pass(r, feeds, plan)
-            spread_schedule(r, ids, plan)
+            t0 = spread_schedule(r, ids, plan)
             roots = {"service": svc.procs["run"].pid, "redis": r.info("server")["process_id"]}
             with Sampler(roots, every=3.0) as sampler, Sampler({"feed server": feeds.pid}) as server:
-                windows = drive(r, feeds, plan, random.Random(SEED).sample(ids, 500), sampler, server)
+                windows = drive(r, feeds, plan, random.Random(SEED).sample(ids, 500), sampler, server, t0)
             delivered = settle(r, sink) | {"errors": poll_errors(r, ids)}
     return records(plan, windows, sampler, per_feed, per_story, delivered)
 
@@ -114,20 +112,21 @@ def baseline_pass(r, feeds: FeedServer, plan: Plan) -> float:
     return (_used(r) - before) / max(1, r.zcard("stories:seen"))
 
 
-def spread_schedule(r, ids: list[str], plan: Plan) -> None:
-    """Next polls evenly over one interval from now, as a service running for a while has them."""
+def spread_schedule(r, ids: list[str], plan: Plan) -> float:
+    """Next polls evenly over one interval from now, as a service running a while has them (when)."""
     start, step = time.time(), INTERVAL / len(ids)
     for first in range(0, len(ids), 1000):
         pipe = r.pipeline(transaction=False)
         for k, feed_id in enumerate(ids[first : first + 1000], first):
             store.update_feed(r, feed_id, next_poll=start + k * step, pipe=pipe)
         pipe.execute()
+    return start
 
 
 # -- the run ------------------------------------------------------------------------------------------
 
 
-def drive(r, feeds: FeedServer, plan: Plan, sample: list[str], sampler: Sampler, server: Sampler) -> list:
+def drive(r, feeds: FeedServer, plan: Plan, sample, sampler: Sampler, server: Sampler, start: float) -> list:
     """Change 1 % of the feeds per interval, a batch every CHANGE_EVERY s; sample the schedule
     every second; close a window every `plan.window` s."""
     windows, owed, started = [], 0.0, time.monotonic()
@@ -138,38 +137,39 @@ def drive(r, feeds: FeedServer, plan: Plan, sample: list[str], sampler: Sampler,
             if time.monotonic() >= next_change:
                 owed, next_change = owed + per_batch, next_change + CHANGE_EVERY
                 if owed >= 1:
-                    feeds.change(int(owed))
+                    change(feeds, plan, int(owed), start)
                     owed -= int(owed)
             lag, claimed = schedule_state(r, sample)
-            lags.append(lag)
-            waiting.append(claimed)
+            lags, waiting = [*lags, lag], [*waiting, claimed]
             time.sleep(max(0.0, 1.0 - (time.monotonic() - opened) % 1.0))
         closed, after = time.monotonic(), feeds.stats()
         sampler.sample()
         server.sample()
-        windows.append(
-            {
-                "seconds": closed - opened,
-                "polls": after["200"] + after["304"] - counts["200"] - counts["304"],
-                "changed_polls": after["200"] - counts["200"],
-                "cores": sampler.cores(opened, closed),
-                "server_cores": server.cores(opened, closed),
-                "lag_max": max(lags),
-                "claimed_waiting_max": max(waiting),
-            }
-        )
+        windows.append({
+            "seconds": closed - opened, "changed_polls": after["200"] - counts["200"],
+            "polls": after["200"] + after["304"] - counts["200"] - counts["304"],
+            "cores": sampler.cores(opened, closed), "server_cores": server.cores(opened, closed),
+            "lag_max": max(lags), "claimed_waiting_max": max(waiting),
+        })  # fmt: skip
     return windows
 
 
+def change(feeds: FeedServer, plan: Plan, n: int, start: float) -> None:
+    """`n` feeds among those due in the next CHANGE_EVERY s get a new story; a quarter (at least
+    one) lead with a topic's word, so the sink always has alerts to count."""
+    spread = plan.feeds - plan.fresh  # feed plan.fresh + k is due at start + k * INTERVAL / spread
+    first = int((time.time() - start) % INTERVAL / INTERVAL * spread)
+    among = max(n, min(int(spread * CHANGE_EVERY / INTERVAL) + 1, spread - first))
+    leads = [expression.split()[0] for expression in TOPICS.values()]  # a word of each topic
+    lead = [leads[k % len(leads)] for k in range(max(1, n // 4))]
+    feeds.change(n, among=among, start=plan.fresh + first, lead=lead)
+
+
 def schedule_state(r, sample: list[str]) -> tuple[float, int]:
-    """(how long past its due time the most overdue feed of the sample still waits for its poll,
-    feeds claimed in the last 30 s and not polled yet: a claim leases a feed for 120 s, a poll
-    moves it ~60 s on)."""
-    now, pipe = time.time(), r.pipeline(transaction=False)
-    for feed_id in sample:
-        pipe.hget(f"feed:{feed_id}", "next_poll")  # moved on only when a poll is recorded
-    pipe.zcount("feeds:due", now + 90, "+inf")
-    *due, claimed = pipe.execute()
+    """(how long past its due time the sample's most overdue feed waits for its poll, feeds claimed
+    in the last 30 s and not polled: a claim leases a feed for 120 s, a poll moves it ~60 s on)."""
+    now, claimed = time.time(), r.zcount("feeds:due", time.time() + 90, "+inf")
+    due = _fields(r, sample, "next_poll")  # moved on only when a poll is recorded
     return max([0.0] + [now - float(at) for at in due if at not in (None, "null")]), claimed
 
 
@@ -186,9 +186,8 @@ def settle(r, sink: HttpSink, timeout: float = 30.0) -> dict:
 
 
 def poll_errors(r, ids: list[str]) -> dict[str, int]:
-    """Feeds whose last poll failed, by kind (a fetch that timed out waiting never reached the
-    feed server, so it is in neither count of polls done)."""
-    kinds = [json.loads(kind) for kind in _fields(r, ids, "last_error_kind") if kind not in (None, "null")]
+    """Feeds whose last poll failed, by kind (a fetch timed out waiting is in no count of polls)."""
+    kinds = [json.loads(k) for k in _fields(r, ids, "last_error_kind") if k not in (None, "null")]
     return {kind: kinds.count(kind) for kind in set(kinds)}
 
 
@@ -233,9 +232,8 @@ def records(
                f"{delivered['errors'] or 'none'}"),
         Record(NAME, f"{label}: poll lag, most overdue feed, s", "s", [w["lag_max"] for w in windows],
                target=Target("<=", LAG_TARGET),
-               note=f"{per}; max over 1 s samples of 500 feeds: now - due time not yet polled; "
-               "claimed but not fetched yet, max "
-               f"{max(w['claimed_waiting_max'] for w in windows):,}"),
+               note=f"{per}; max over 1 s samples of 500 feeds: now - due time not yet polled; claimed "
+               f"but not fetched yet, max {max(w['claimed_waiting_max'] for w in windows):,}"),
         Record(NAME, f"{label}: largest worker process, resident MB", "MB", [max(workers.values())],
                target=Target("<=", RSS_TARGET_MB),
                note="peaks: " + ", ".join(f"{role} {mb:.0f}" for role, mb in sorted(rss.items()))),

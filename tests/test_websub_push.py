@@ -32,7 +32,7 @@ def test_a_signed_push_enqueues_its_story_s_fan_out_at_once_and_only_once(r, par
     assert r.get(f"story:{story_id}") and NEW.title in r.get(f"story:{story_id}")
     assert hub.publish(topic, body, ATOM) == [202]  # the same body again
     assert r.zcard("stories:pending") == 1
-    [message] = [json.loads(raw) for raw in r.lrange("poll", 0, -1)]  # the fan-out task, for a worker
+    [message] = [json.loads(raw) for raw in r.lrange("deliver", 0, -1)]  # the fan-out task, for a worker
     assert message["headers"]["task"] == "workers.tasks.fan_out"
     assert json.loads(base64.b64decode(message["body"]))[0] == [[story_id]]
 

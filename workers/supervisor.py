@@ -1,9 +1,9 @@
 """`notifier run`: one command that starts and supervises every part of the service.
 
-Children: a worker for the tick queue, one for the poll queue, one for the deliver queue (so a
-slow provider never delays polling, and a long poll batch never stops the tick), beat, and the
-API. With REDIS_URL unset, an embedded redis-server is started first and stopped last. SIGTERM
-or SIGINT stops everything within ten seconds.
+Children: a worker for the tick queue, one for the poll queue, one for the deliver queue (fan-out
+and sends: so a slow provider or a big fan-out never delays polling, and a long poll batch never
+stops the tick), beat, and the API. With REDIS_URL unset, an embedded redis-server is started
+first and stopped last. SIGTERM or SIGINT stops everything within ten seconds.
 
 A child that dies is started again (a Celery worker can exit when Redis drops mid-acknowledge,
 kombu #582; leases and same-identity resends cover what it held). One that keeps dying, more

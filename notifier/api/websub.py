@@ -60,4 +60,4 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
 
 
 def enqueue_fan_out(url: str, story_ids: list[str]) -> None:
-    broker.enqueue(url, "workers.tasks.fan_out", [story_ids], queue="poll")  # see workers/app.py routes
+    broker.enqueue(url, "workers.tasks.fan_out", [story_ids], queue="deliver")  # see workers/app.py routes

@@ -26,6 +26,7 @@ class SmtpSink:
     def __init__(self, delay: float = 0.0):
         self.messages: list[email.message.EmailMessage] = []
         self.delay = delay
+        self.data_started = 0
         self.port = free_port()
         self.logins: list[str] = []
         # AUTH over plain text is fine on loopback; real servers require TLS first
@@ -42,6 +43,7 @@ class SmtpSink:
         return AuthResult(success=True)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.data_started += 1  # a sender is mid-DATA until the message is kept
         if self.delay:
             import asyncio
 

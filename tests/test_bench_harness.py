@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks import report
 from benchmarks.__main__ import NAMES
 from benchmarks.records import Record, Target
@@ -21,7 +23,7 @@ KEYS |= {"target", "holds", "note"}
 def bench(tmp_path: Path, *args: str, extra: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path), "BENCH_EXTRA_MODULES": extra}
     command = [sys.executable, "-m", "benchmarks", "--quick", *args]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=850)
 
 
 def well_formed(record: dict) -> bool:
@@ -30,6 +32,7 @@ def well_formed(record: dict) -> bool:
     return KEYS <= record.keys() and runs and numbers and min(runs) <= record["ours"] <= max(runs)
 
 
+@pytest.mark.timeout(900)  # every quick benchmark, each starting the service, beside the rest of the suite
 def test_the_quick_run_of_every_benchmark_exits_0_prints_the_table_and_writes_quick_json(tmp_path):
     doc_before = (ROOT / "docs" / "performance.md").read_text()
     done = bench(tmp_path)

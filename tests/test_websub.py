@@ -97,6 +97,9 @@ def subscribed(r, feeds, hub, path: str = "/news.xml"):
     feed = store.add_feed(r, topic, "News", 1)
     assert poll(r, feed.id) == []  # the baseline: nothing old is news
     assert wait_until(lambda: state(r, feed.id) == "verified", timeout=15), hub.verifications
+    # we answer the challenge before the hub reads our answer and marks us active: wait for both
+    active = lambda: any(form["hub.topic"] == topic for form in list(hub.active.values()))  # noqa: E731
+    assert wait_until(active, timeout=15), hub.verifications
     return feed, topic
 
 

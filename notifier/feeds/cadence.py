@@ -21,12 +21,17 @@ def jittered(seconds: float) -> float:
     return seconds * random.uniform(0.95, 1.05)
 
 
+POLITE_SHARE = 0.95  # of the interval: the closest two polls of one feed may come
+
+
 def next_due(previous_due: float | None, interval: float, now: float) -> float:
     """When to poll next: `interval` after the previous due time when this poll was on time, so a
     feed is polled every interval and not every interval plus the wait for a tick and a fetch.
-    A late poll (overload) counts from now: a backlog never turns into a burst of catch-up polls."""
+    A late poll (overload) counts from now: a backlog never turns into a burst of catch-up polls.
+    Either way the next poll is at least POLITE_SHARE of the interval after this one: a poll that
+    ran late is not followed by one a moment later (the publisher sees the interval it was promised)."""
     if previous_due is not None and now - interval < previous_due <= now:
-        return max(previous_due + jittered(interval), now)
+        return max(previous_due + jittered(interval), now + POLITE_SHARE * interval)
     return now + jittered(interval)
 
 

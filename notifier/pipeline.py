@@ -172,9 +172,12 @@ def absorb(r: redis.Redis, feed, result, settings: Settings, writes=None, websub
     return new
 
 
-def route_stories(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[str]:
-    """Match new stories to topics and subscribers; return the deliveries due now."""
-    return fanout.create_deliveries(r, story_ids, settings)
+def route_stories(
+    r: redis.Redis, story_ids: list[str], settings: Settings, on_created: Callable | None = None
+) -> list[str]:
+    """Match new stories to topics and subscribers; return the deliveries due now (or, with
+    `on_created`, hand them to it step by step as they are recorded, and return nothing)."""
+    return fanout.create_deliveries(r, story_ids, settings, on_created)
 
 
 def start_alerts(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> Countdown:

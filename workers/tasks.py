@@ -59,9 +59,20 @@ def fan_out_now(story_ids: list[str]) -> None:
 
 @app.task(ignore_result=True)
 def fan_out(story_ids: list[str]) -> None:
-    created = pipeline.route_stories(shared_client(), story_ids, get_settings())
-    for batch in chunks(created, spread(len(created))):
-        deliver.delay(batch)
+    pipeline.route_stories(shared_client(), story_ids, get_settings(), on_created=Enqueue())
+
+
+class Enqueue:
+    """Deliver tasks for each step of a fan-out as it is recorded, batched by the count so far:
+    a story for a few gets small batches shared among workers, one for a million big ones."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, created: list[str]) -> None:
+        self.count += len(created)
+        for batch in chunks(created, spread(self.count)):
+            deliver.delay(batch)
 
 
 @app.task(ignore_result=True)

@@ -4,6 +4,7 @@ notification URL whether the alert goes now or is held (quiet hours, digests).""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 import redis
@@ -48,22 +49,34 @@ def release_for(sub: Subscriber, urgent_topics: set[str], now: float) -> float |
 
 
 def rows_for(
-    r: redis.Redis, story_id: str, matched: list[str], urgent_topics: set[str], now: float
-) -> list[tuple]:
-    """One ledger row per (subscriber, URL) following any matched topic, from the topic indexes."""
-    targets = store.targets_of(r, matched)
+    r: redis.Redis, story_id: str, targets: dict[str, str], urgent_topics: set[str], now: float
+) -> tuple[list[tuple], dict[str, str]]:
+    """One ledger row per (subscriber, URL) of one step of the topic indexes, and each row's
+    delivery id by (subscriber NUL url hash): hashed here, once, for the claim and the ledger."""
     holders = sorted({field.split("\0")[0] for field, entry in targets.items() if entry.endswith("\theld")})
     held = {sub.name: release_for(sub, urgent_topics, now) for sub in store.get_subscribers(r, holders)}
-    rows = []
+    rows, ids = [], {}
     for field, entry in targets.items():
         name, uhash = field.split("\0")
         rows.append((story_id, name, uhash, entry.partition("\t")[0], held.get(name)))
-    return rows
+        ids[field] = ledger.delivery_id(story_id, name, uhash)
+    return rows, ids
 
 
-def create_deliveries(r: redis.Redis, story_ids: list[str], settings: Settings) -> list[str]:
-    """Match new stories to subscribers and record one delivery per URL; return those due now."""
+def create_deliveries(
+    r: redis.Redis,
+    story_ids: list[str],
+    settings: Settings,
+    on_created: Callable[[list[str]], None] | None = None,
+) -> list[str]:
+    """Match new stories to subscribers and record one delivery per URL; return those due now.
+
+    In steps of CREATE_CHUNK targets, each admitted, ledgered and given to `on_created` (the task
+    enqueues it) before the next is read: the first alerts leave within the first step, and memory
+    holds one step, not a million rows. With `on_created` nothing is returned. A run cut off between
+    steps and run again writes every row once: the claim and the ledger skip what exists."""
     created: list[str] = []
+    emit = on_created or created.extend
     topics = store.list_topics(r)
     for story_id in story_ids:
         story = claim.load_story(r, story_id)
@@ -73,15 +86,19 @@ def create_deliveries(r: redis.Redis, story_ids: list[str], settings: Settings) 
         matched = matching_topics(topics, story)
         event, ready, waiting = same_event.ready_topics(r, story, matched, topics, settings.cluster_window)
         urgent = breaking.urgent_topics(event, [t for t in topics if t.name in ready])
-        rows = rows_for(r, story_id, sorted(ready), set(urgent), time.time())
-        rows = same_event.admit(r, story, event, rows, settings.cluster_window, urgent)
-        for start in range(0, len(rows), CREATE_CHUNK):
-            created += ledger.create(
+        tally: dict[str, int] = {}
+        for targets in store.targets_in_steps(r, sorted(ready), CREATE_CHUNK):
+            rows, ids = rows_for(r, story_id, targets, set(urgent), time.time())
+            rows = same_event.admit(r, story, event, rows, settings.cluster_window, urgent, ids, tally)
+            new = ledger.create(
                 r,
-                rows[start : start + CREATE_CHUNK],
+                rows,
                 ttl=settings.story_ttl,
                 lease_until=time.time() + settings.lease_seconds,
+                ids=[ids[f"{row[1]}\0{row[2]}"] for row in rows],
             )
+            if new:
+                emit(new)
         record_matches(r, story, matched, urgent, settings.story_ttl)
         events.fanned_out(r, event, story_id, bool(waiting), settings.cluster_window)
     return created

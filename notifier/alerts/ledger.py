@@ -26,9 +26,9 @@ for i = 5, #ARGV, 6 do
   if redis.call('EXISTS', key) == 0 then
     local held_until = ARGV[i + 5]
     local state = held_until == '' and 'pending' or 'held'
-    redis.call('HSET', key, 'id', id, 'story', ARGV[i + 1], 'subscriber', ARGV[i + 2],
-      'url_hash', ARGV[i + 3], 'target', ARGV[i + 4], 'state', state, 'attempts', 0,
-      'created', now, 'updated', now)
+    -- no id (the key says it), attempts (0) or updated (= created) until they differ: ~20% less per row
+    redis.call('HSET', key, 'story', ARGV[i + 1], 'subscriber', ARGV[i + 2],
+      'url_hash', ARGV[i + 3], 'target', ARGV[i + 4], 'state', state, 'created', now)
     redis.call('EXPIRE', key, ttl)
     if held_until ~= '' then
       redis.call('HSET', key, 'next_at', held_until)
@@ -85,18 +85,20 @@ def delivery_id(story_id: str, subscriber: str, uhash: str) -> str:
     return hashlib.sha256(f"{story_id}\0{subscriber}\0{uhash}".encode()).hexdigest()[:16]
 
 
-def create(r: redis.Redis, rows: list[tuple], *, ttl: int, lease_until: float) -> list[str]:
+def create(
+    r: redis.Redis, rows: list[tuple], *, ttl: int, lease_until: float, ids: list[str] | None = None
+) -> list[str]:
     """Record deliveries that don't exist yet; return the new ones to send now.
 
     A row is (story, subscriber, url_hash, target) or, for an alert to hold, the same plus the
     time to release it; held rows wait in the due set and are not returned. One call per story.
+    `ids`: the rows' delivery ids when the caller has them already (fan-out), so none is hashed twice.
     """
     by_story: dict[str, list] = {}
-    for story, subscriber, uhash, target, *held in rows:
+    for n, (story, subscriber, uhash, target, *held) in enumerate(rows):
         held_until = held[0] if held and held[0] else ""
-        by_story.setdefault(story, []).extend(
-            [delivery_id(story, subscriber, uhash), story, subscriber, uhash, target, held_until]
-        )
+        did = ids[n] if ids else delivery_id(story, subscriber, uhash)
+        by_story.setdefault(story, []).extend([did, story, subscriber, uhash, target, held_until])
     script, created = r.register_script(CREATE_LUA), []
     for story, args in by_story.items():
         created += script(args=[ttl, lease_until, time.time(), story, *args])
@@ -166,14 +168,14 @@ def finish(
 
 def get(r: redis.Redis, delivery_id_: str) -> Delivery | None:
     raw = r.hgetall(f"delivery:{delivery_id_}")
-    return _delivery(raw) if raw else None
+    return _delivery(raw, delivery_id_) if raw else None
 
 
 def get_many(r: redis.Redis, ids: list[str]) -> list[Delivery]:
     pipe = r.pipeline(transaction=False)
     for did in ids:
         pipe.hgetall(f"delivery:{did}")
-    return [_delivery(raw) for raw in pipe.execute() if raw]
+    return [_delivery(raw, did) for raw, did in zip(pipe.execute(), ids, strict=True) if raw]
 
 
 def of_story(r: redis.Redis, story_id: str) -> list[Delivery]:
@@ -221,14 +223,14 @@ def summary(r: redis.Redis) -> dict:
     }
 
 
-def _delivery(raw: dict) -> Delivery:
-    values: dict = {}
-    for key in ("id", "story", "subscriber", "url_hash", "target", "state"):
+def _delivery(raw: dict, delivery_id_: str) -> Delivery:
+    values: dict = {"id": raw.get("id") or delivery_id_}
+    for key in ("story", "subscriber", "url_hash", "target", "state"):
         values[key] = raw.get(key, "")
     values["attempts"] = int(raw.get("attempts") or 0)
     values["last_error"] = raw.get("last_error") or None
     values["created"] = float(raw.get("created") or 0)
-    values["updated"] = float(raw.get("updated") or 0)
+    values["updated"] = float(raw.get("updated") or raw.get("created") or 0)
     values["next_at"] = float(raw["next_at"]) if raw.get("next_at") else None
     values["resent"] = int(raw.get("resent") or 0)
     values["note"] = raw.get("note") or None

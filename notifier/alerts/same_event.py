@@ -28,11 +28,20 @@ def ready_topics(
 
 
 def admit(
-    r: redis.Redis, story: dict, event: events.Event, rows: list[tuple], ttl: int, urgent: dict[str, str]
+    r: redis.Redis,
+    story: dict,
+    event: events.Event,
+    rows: list[tuple],
+    ttl: int,
+    urgent: dict[str, str],
+    ids: dict[str, str] | None = None,
+    tally: dict[str, int] | None = None,
 ) -> list[tuple]:
     """The rows to record: first alerts of the event, and updates for those who want them.
-    `urgent`: topic -> why, for the topics that find this event urgent."""
-    ids = {f"{row[1]}\0{row[2]}": ledger.delivery_id(row[0], row[1], row[2]) for row in rows}
+    `urgent`: topic -> why, for the topics that find this event urgent. A fan-out in steps passes
+    `ids` ((subscriber NUL url hash) -> delivery id, hashed once) and one `tally` for all its steps,
+    so the story's note counts the repeats of every step, not the last one's."""
+    ids = ids or {f"{row[1]}\0{row[2]}": ledger.delivery_id(row[0], row[1], row[2]) for row in rows}
     scored = {name for name, why in urgent.items() if why != "urgent topic"}  # urgent by breaking score
     told = events.claim(r, event, ids, ttl, urgent=bool(scored))
     first = [row for row in rows if not told[f"{row[1]}\0{row[2]}"][0]]
@@ -49,7 +58,9 @@ def admit(
     events.remember_threads(r, story["id"], parents, ttl)
     same = "baseline" if event.baseline else event.first
     why = reason or (f"now {urgent[min(scored)]}" if updates else "")
-    events.note(r, story["id"], ttl, same_event=same, repeats=len(heard) - len(updates), update=why)
+    tally = {} if tally is None else tally
+    tally["repeats"] = tally.get("repeats", 0) + len(heard) - len(updates)
+    events.note(r, story["id"], ttl, same_event=same, repeats=tally["repeats"], update=why)
     return first + updates
 
 

@@ -23,6 +23,7 @@ from notifier.stories.store.audience import (
     subscribers_of,
     target_entry,
     target_field,
+    targets_in_steps,
     targets_of,
     topic_exists,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "subscribers_of",
     "target_entry",
     "target_field",
+    "targets_in_steps",
     "targets_of",
     "topic_exists",
     "update_feed",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 
 import redis
 
@@ -143,6 +144,37 @@ def targets_of(r: redis.Redis, topic_names: list[str]) -> dict[str, str]:
     for entries in pipe.execute():
         merged.update(entries)
     return merged
+
+
+# KEYS: the topic's targets hash, then those of the topics read before it. ARGV: cursor, count.
+# One HSCAN step, less the URLs an earlier topic gave already (checked inside Redis: cheaper than
+# sending them back to be hashed, claimed and found to exist).
+SCAN_LUA = """
+local found = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local out = {found[1]}
+for i = 1, #found[2], 2 do
+  local seen = false
+  for k = 2, #KEYS do
+    if redis.call('HEXISTS', KEYS[k], found[2][i]) == 1 then seen = true break end
+  end
+  if not seen then table.insert(out, found[2][i]) table.insert(out, found[2][i + 1]) end
+end
+return out
+"""
+
+
+def targets_in_steps(r: redis.Redis, topic_names: list[str], step: int) -> Iterator[dict[str, str]]:
+    """`targets_of` a few thousand at a time, so a fan-out to a million holds one step in memory.
+    A field is given once (HSCAN may give one again while a hash grows: callers are idempotent)."""
+    script, keys = r.register_script(SCAN_LUA), [f"topic:{name}:targets" for name in topic_names]
+    for n in range(len(keys)):
+        cursor = "0"
+        while True:
+            cursor, *flat = script(keys=[keys[n], *keys[:n]], args=[cursor, step])
+            if flat:
+                yield dict(zip(flat[::2], flat[1::2], strict=True))
+            if cursor == "0":
+                break
 
 
 def get_subscriber(r: redis.Redis, name: str, missing_ok: bool = False) -> Subscriber | None:

@@ -3,8 +3,9 @@
 Subscribers follow one to three of six topics (the story matches three of them, and every
 subscriber follows at least one of those), one webhook URL each, stored with
 `store.add_new_subscribers`. The service runs as `notifier run` starts its workers: the tick
-worker (solo), the poll worker (prefork x2; it runs fan_out) and beat, on a Redis of its own. No
-deliver worker runs: the figure is "matched, ledgered and enqueued", from the story's intake (its
+worker (solo), the poll worker's command (prefork x2) serving a fan-out queue of its own
+(`NOTIFIER_FANOUT_QUEUE=fanout`; fan-out shares `deliver` by default) and beat, on a Redis of its
+own. No deliver worker runs: the figure is "matched, ledgered and enqueued", from the story's intake (its
 claim, which puts it in `stories:pending`) until every ledger row exists and the deliver tasks
 holding every one of them are in the `deliver` queue. It includes the wait for the next tick.
 
@@ -52,11 +53,16 @@ FULL, QUICK = Plan(1_000_000, 2), Plan(20_000, 3)  # a full run is minutes on a 
 
 def run(quick: bool = False) -> list[Record]:
     plan = QUICK if quick else FULL
-    with own_redis() as url, service(url) as svc:
+    # fan-out on a queue of its own (NOTIFIER_FANOUT_QUEUE), served by the poll worker's command
+    # with that queue: no deliver worker runs, so every deliver task stays in the queue to count
+    with own_redis() as url, service(url, NOTIFIER_FANOUT_QUEUE="fanout") as svc:
         r = connect(url)
         setup_s, per_subscriber = add_audience(r, plan.subscribers)
+        commands = child_commands()
+        worker = commands["worker-poll"]
+        worker[worker.index("--queues") + 1] = "fanout"
         for name in ("worker-tick", "worker-poll", "beat"):
-            svc.start(name, *child_commands()[name][3:])
+            svc.start(name, *commands[name][3:])
         if not wait_until(lambda: r.get("heartbeat:worker") and r.get("heartbeat:tick"), timeout=90):
             raise RuntimeError(f"the service did not start\n{svc.logs()}")
         roots = {"poll": svc.procs["worker-poll"].pid, "tick": svc.procs["worker-tick"].pid}

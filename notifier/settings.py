@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     log_format: str = "text"  # json: one object per line, for log shippers
     # The Celery broker; unset: the same Redis as REDIS_URL. Redis stays the store either way.
     broker_url: str | None = None
+    # The queue fan-out tasks go to: `deliver` by default; a queue of its own lets a node (or the
+    # fan-out benchmark) run fan-out workers apart from the senders, for very large audiences.
+    fanout_queue: str = Field(default="deliver", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     # Names this machine's workers (`tick@NODE`): two nodes must not share one. Default: hostname.
     node_name: str = Field(default_factory=socket.gethostname, min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     # Fetch limits: a hostile feed can cost us at most this much.

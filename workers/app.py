@@ -38,7 +38,10 @@ def broker_options(url: str, settings: Settings) -> dict:
         # loses no message; publisher confirms: a publish returns once the broker has it
         quorum = {"x-queue-type": "quorum"}
         return {
-            "task_queues": [Queue(q, routing_key=q, queue_arguments=quorum) for q in QUEUES],
+            "task_queues": [
+                Queue(q, routing_key=q, queue_arguments=quorum)
+                for q in dict.fromkeys([*QUEUES, settings.fanout_queue])
+            ],
             "broker_transport_options": {"confirm_publish": True},
         }
     # we never use countdown/eta (retries wait in a Redis sorted set instead), so this only
@@ -69,7 +72,7 @@ def make_app() -> Celery:
             # fan-out waits on Redis for a story's every topic and subscriber: on the poll queue
             # it held a poll process's task thread while the next poll batches waited behind it
             # (50,000 feeds: 500 messages queued, 43,000 feeds claimed and unfetched)
-            "workers.tasks.fan_out": {"queue": "deliver"},
+            "workers.tasks.fan_out": {"queue": settings.fanout_queue},
             "workers.tasks.renew_websub": {"queue": "poll"},
             "workers.tasks.deliver": {"queue": "deliver"},
         },

@@ -38,7 +38,7 @@ async def push(feed_id: str, request: Request) -> Response:
     signature, content_type = request.headers.get("X-Hub-Signature"), request.headers.get("Content-Type")
     # parsing a large feed takes a while: off the event loop
     # the new stories' fan-out is enqueued right away: a push must not wait for the next tick
-    fan_out = functools.partial(enqueue_fan_out, broker_url(settings))
+    fan_out = functools.partial(enqueue_fan_out, broker_url(settings), settings.fanout_queue)
     await run_in_threadpool(
         websub_callback.accept_push, r, feed_id, body, signature, content_type, settings, fan_out
     )
@@ -59,5 +59,5 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def enqueue_fan_out(url: str, story_ids: list[str]) -> None:
-    broker.enqueue(url, "workers.tasks.fan_out", [story_ids], queue="deliver")  # see workers/app.py routes
+def enqueue_fan_out(url: str, queue: str, story_ids: list[str]) -> None:
+    broker.enqueue(url, "workers.tasks.fan_out", [story_ids], queue=queue)  # see workers/app.py routes

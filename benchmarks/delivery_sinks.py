@@ -9,39 +9,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
+from benchmarks.child import ChildServer
 from notifier.core.embedded import free_port
 
 
-class Sinks:
+class Sinks(ChildServer):
     """A webhook sink (bare asyncio HTTP/1.1, any POST answered 200 `{}`) and aiosmtpd accepting
     any AUTH; both count what they accept. GET /_stats on the HTTP port returns the counts."""
 
     def __init__(self) -> None:
-        self.http_port, self.smtp_port, self.process = free_port(), free_port(), None
+        self.http_port, self.smtp_port = free_port(), free_port()
         self.ports = (self.http_port, self.smtp_port)
 
-    def __enter__(self) -> Sinks:
-        command = [sys.executable, "-m", "benchmarks.delivery_sinks", *map(str, self.ports)]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent)
-        if self.process.stdout.readline().strip() != b"ready":
-            self.__exit__()
-            raise RuntimeError("the sinks did not start")
-        return self
+    what = "the sinks"
 
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+    def argv(self) -> list[str]:
+        return ["benchmarks.delivery_sinks", *map(str, self.ports)]
 
     def stats(self) -> dict[str, int]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/_stats", timeout=10) as response:

@@ -25,11 +25,10 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
+from benchmarks.child import ChildServer
 from benchmarks.feedtext import BASE_TIME, FIRST_ETAG, FeedSet
 from notifier.core.embedded import free_port
 
@@ -121,7 +120,7 @@ async def serve(count: int, seed: int, base: float, port: int, hosts: list[str])
         await listening.serve_forever()
 
 
-class FeedServer:
+class FeedServer(ChildServer):
     """`serve` in its own process, so it has its own core and GIL; a context manager.
 
     Feeds are spread over `hosts` loopback addresses (127.0.0.1, .2, ...): real feeds live on many
@@ -130,24 +129,13 @@ class FeedServer:
     def __init__(self, count: int, seed: int = 7, base: float = BASE_TIME, hosts: int = 50) -> None:
         self.count, self.seed, self.base = count, seed, base
         self.hosts = [f"127.0.0.{k}" for k in range(1, hosts + 1)]
-        self.port, self.process = free_port(), None
+        self.port = free_port()
 
-    def __enter__(self) -> FeedServer:
+    what = "the feed server"
+
+    def argv(self) -> list[str]:
         settings = (self.count, self.seed, self.base, self.port, *self.hosts)
-        command = [sys.executable, "-m", "benchmarks.feedgen", "serve", *map(str, settings)]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=Path(__file__).parent.parent)
-        if self.process.stdout.readline().strip() != b"ready":
-            self.__exit__()
-            raise RuntimeError("the feed server did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+        return ["benchmarks.feedgen", "serve", *map(str, settings)]
 
     def url(self, i: int) -> str:
         return f"http://{self.hosts[i % len(self.hosts)]}:{self.port}/feeds/{i}.xml"

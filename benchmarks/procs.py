@@ -11,6 +11,7 @@ import time
 
 import psutil
 
+from benchmarks.sampler import tree
 from notifier.core.embedded import free_port
 from workers.supervisor import child_commands
 
@@ -41,13 +42,8 @@ def redis_pid(r) -> int:
 
 def tree_cpu(pid: int) -> float:
     """CPU seconds of `pid` and every live descendant, with what their reaped children used."""
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
     total = 0.0
-    for process in tree:
+    for process in tree(pid):
         try:
             t = process.cpu_times()
         except psutil.NoSuchProcess:
@@ -58,8 +54,7 @@ def tree_cpu(pid: int) -> float:
 
 def tree_rss_mb(pid: int) -> float:
     try:
-        root = psutil.Process(pid)
-        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 1e6
+        return sum(p.memory_info().rss for p in tree(pid)) / 1e6
     except psutil.NoSuchProcess:
         return 0.0
 

@@ -46,7 +46,7 @@ class Sampler:
 
     def sample(self) -> None:
         for root_name, pid in self.roots.items():
-            for proc in _tree(pid):
+            for proc in tree(pid):
                 try:
                     with proc.oneshot():
                         times, rss = proc.cpu_times(), proc.memory_info().rss
@@ -102,7 +102,8 @@ def _name(root_name: str, argv: list[str]) -> str:
     return root_name
 
 
-def _tree(pid: int) -> list[psutil.Process]:
+def tree(pid: int) -> list[psutil.Process]:
+    """`pid` and every live descendant; none if it is gone."""
     try:
         root = psutil.Process(pid)
         return [root, *root.children(recursive=True)]

@@ -94,6 +94,18 @@ class Service:
         self.stop()
 
 
+def service_env(tmp_path, redis_url: str, **settings: str) -> dict[str, str]:
+    """The environment every end-to-end test starts the service with: its Redis, a data dir of its
+    own, local feeds and sinks allowed, polls as often as 1 s; `settings` adds or overrides."""
+    return {
+        "REDIS_URL": redis_url,
+        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
+        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
+        "NOTIFIER_MIN_INTERVAL": "1",
+        **settings,
+    }
+
+
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink, SmtpSink
 
 pytestmark = pytest.mark.e2e
@@ -37,15 +37,13 @@ BASE = [
 @pytest.fixture
 def stack(tmp_path, redis_url):
     with FeedServer() as feeds, SmtpSink() as smtp, HttpSink() as hooks:
-        env = {
-            "REDIS_URL": redis_url,
-            "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-            "NOTIFIER_MIN_INTERVAL": "1",
-            "NOTIFIER_LEASE_SECONDS": "6",
-            "NOTIFIER_VISIBILITY_TIMEOUT": "8",
-            "NOTIFIER_RETRY_BASE_DELAY": "0.5",
-        }
+        env = service_env(
+            tmp_path,
+            redis_url,
+            NOTIFIER_LEASE_SECONDS="6",
+            NOTIFIER_VISIBILITY_TIMEOUT="8",
+            NOTIFIER_RETRY_BASE_DELAY="0.5",
+        )
         with Service(env, tmp_path) as service:
             yield service, feeds, smtp, hooks
 
@@ -224,14 +222,7 @@ def test_restarting_the_service_sends_nothing_old_and_catches_the_next_story(sta
 def test_killing_the_worker_mid_delivery_resends_the_alert_with_the_same_identity(tmp_path, redis_url):
     """At least once: the alert interrupted by kill -9 arrives; a second copy carries the same identity."""
     with FeedServer() as feeds, SmtpSink(delay=4.0) as smtp, HttpSink() as hooks:
-        env = {
-            "REDIS_URL": redis_url,
-            "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-            "NOTIFIER_MIN_INTERVAL": "1",
-            "NOTIFIER_LEASE_SECONDS": "5",
-            "NOTIFIER_VISIBILITY_TIMEOUT": "6",
-        }
+        env = service_env(tmp_path, redis_url, NOTIFIER_LEASE_SECONDS="5", NOTIFIER_VISIBILITY_TIMEOUT="6")
         with Service(env, tmp_path) as service:
             feed_id = configure(service, feeds, smtp, hooks)
             service.start_worker("w1", pool="solo")

@@ -11,7 +11,7 @@ import pytest
 
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink, SmtpSink
 
 pytestmark = pytest.mark.e2e
@@ -33,14 +33,7 @@ COPY = Item("Iran and US agree principles in Geneva", FIRST.link, guid="two-1", 
 @pytest.fixture
 def stack(tmp_path, redis_url):
     with FeedServer() as feeds, SmtpSink() as smtp, HttpSink() as hooks:
-        env = {
-            "REDIS_URL": redis_url,
-            "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-            "NOTIFIER_MIN_INTERVAL": "1",
-            "NOTIFIER_LEASE_SECONDS": "6",
-            "NOTIFIER_VISIBILITY_TIMEOUT": "8",
-        }
+        env = service_env(tmp_path, redis_url, NOTIFIER_LEASE_SECONDS="6", NOTIFIER_VISIBILITY_TIMEOUT="8")
         with Service(env, tmp_path) as service:
             yield service, feeds, smtp, hooks
 

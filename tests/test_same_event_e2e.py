@@ -16,7 +16,7 @@ from notifier.models import Subscriber, Topic
 from notifier.stories import store
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink, SmtpSink
 
 pytestmark = pytest.mark.e2e
@@ -57,14 +57,7 @@ OTHER = Item(
 @pytest.fixture
 def stack(tmp_path, redis_url):
     with FeedServer() as feeds, SmtpSink() as smtp, HttpSink() as hooks:
-        env = {
-            "REDIS_URL": redis_url,
-            "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-            "NOTIFIER_MIN_INTERVAL": "1",
-            "NOTIFIER_LEASE_SECONDS": "6",
-            "NOTIFIER_VISIBILITY_TIMEOUT": "8",
-        }
+        env = service_env(tmp_path, redis_url, NOTIFIER_LEASE_SECONDS="6", NOTIFIER_VISIBILITY_TIMEOUT="8")
         with Service(env, tmp_path) as service:
             yield service, feeds, smtp, hooks, redis_lib.Redis.from_url(redis_url, decode_responses=True)
 

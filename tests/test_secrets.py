@@ -7,7 +7,7 @@ import pytest
 
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink, SmtpSink
 
 pytestmark = pytest.mark.e2e
@@ -17,15 +17,13 @@ SECRETS = ["smtpPassw0rdXYZ", "hookTokenABC123", "123456789:AAHtelegramSecretTok
 
 def test_no_token_appears_in_any_log_line_or_cli_output_at_debug_level(tmp_path, redis_url):
     with FeedServer() as feeds, SmtpSink() as smtp, HttpSink() as hooks:
-        env = {
-            "REDIS_URL": redis_url,
-            "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-            "NOTIFIER_MIN_INTERVAL": "1",
-            "NOTIFIER_LOG_LEVEL": "DEBUG",
-            "NOTIFIER_RETRY_BASE_DELAY": "0.3",
-            "NOTIFIER_DELIVERY_MAX_ATTEMPTS": "2",
-        }
+        env = service_env(
+            tmp_path,
+            redis_url,
+            NOTIFIER_LOG_LEVEL="DEBUG",
+            NOTIFIER_RETRY_BASE_DELAY="0.3",
+            NOTIFIER_DELIVERY_MAX_ATTEMPTS="2",
+        )
         urls = [
             f"mailto://reader:{SECRETS[0]}@localhost:{smtp.port}?smtp=127.0.0.1&from=a@example.com"
             f"&to=reader@example.com&mode=insecure",

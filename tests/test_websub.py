@@ -24,7 +24,7 @@ from notifier.settings import get_settings
 from notifier.stories import store
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink, free_port
 from tests.websubhub import WebSubHub, sign
 
@@ -279,16 +279,10 @@ def test_a_feed_that_stops_naming_its_hub_is_unsubscribed(r, parts):
 @pytest.mark.e2e
 def test_a_pushed_story_reaches_the_subscriber_without_waiting_for_a_poll_and_only_once(tmp_path, redis_url):
     port = free_port()
-    env = {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-        "NOTIFIER_MIN_INTERVAL": "1",
-        "NOTIFIER_LEASE_SECONDS": "6",
-        "NOTIFIER_VISIBILITY_TIMEOUT": "8",
-        "NOTIFIER_API_PORT": str(port),
-        "NOTIFIER_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
+    public = {"NOTIFIER_API_PORT": str(port), "NOTIFIER_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    env = service_env(
+        tmp_path, redis_url, NOTIFIER_LEASE_SECONDS="6", NOTIFIER_VISIBILITY_TIMEOUT="8", **public
+    )
     with FeedServer() as feeds, WebSubHub() as hub, HttpSink() as sink, Service(env, tmp_path) as service:
         service.start("api", "api")
         assert wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=30), service.logs()

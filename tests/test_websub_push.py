@@ -15,7 +15,7 @@ import pytest
 
 from notifier.settings import get_settings
 from tests.feedserver import FeedServer
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink, free_port
 from tests.test_websub import ATOM, NEW, OLD, answers, api, atom, parts, rss_with_hub, subscribed  # noqa: F401
 from tests.websubhub import WebSubHub
@@ -50,14 +50,8 @@ def test_a_push_whose_fan_out_cannot_be_enqueued_waits_for_the_next_tick(r, part
 @pytest.mark.e2e
 def test_a_pushed_story_is_alerted_by_a_worker_that_never_ticks(tmp_path, redis_url, r):
     port = free_port()
-    env = {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-        "NOTIFIER_MIN_INTERVAL": "1",
-        "NOTIFIER_API_PORT": str(port),
-        "NOTIFIER_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
+    public = {"NOTIFIER_API_PORT": str(port), "NOTIFIER_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    env = service_env(tmp_path, redis_url, **public)
     with FeedServer() as feeds, WebSubHub() as hub, HttpSink() as sink, Service(env, tmp_path) as service:
         service.start("api", "api")
         assert wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=30), service.logs()

@@ -79,10 +79,12 @@ class QuietServer(ThreadingHTTPServer):
 
 
 class HttpSink:
-    """Records every request; answers from a script of (status, headers) or 200."""
+    """Records every request; answers from a script of (status, headers) or 200. `delay` holds
+    each answer (the request is recorded once it is up); `arrived` counts requests as they come."""
 
     def __init__(self, host: str = "127.0.0.1"):
         self.requests: list[dict] = []
+        self.arrived = 0
         self.responses: list[tuple[int, dict]] = []
         self.delay = 0.0
         self.host = host
@@ -92,6 +94,7 @@ class HttpSink:
             def do_POST(self):  # noqa: N802 - http.server's hook name
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                sink.arrived += 1  # the whole request is here; the sender waits for the answer
                 if sink.delay:
                     time.sleep(sink.delay)
                 status, headers = sink.responses.pop(0) if sink.responses else (200, {})

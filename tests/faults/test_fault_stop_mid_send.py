@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.harness import add_feed, baseline_done, deliveries, report, service_env, settled
+from tests.faults.harness import (
+    HangFirstSink,
+    add_feed,
+    baseline_done,
+    deliveries,
+    report,
+    service_env,
+    settled,
+)
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
 from tests.service import Service, wait_until
@@ -56,3 +64,32 @@ def test_a_stop_mid_send_waits_for_the_send_so_nothing_goes_twice(tmp_path, redi
         assert at_exit == ["sent"], (at_exit, service.logs())
         assert arrived == [story.title]
         assert [(row["state"], row["resent"]) for row in rows] == [("sent", 0)]
+
+
+def test_a_send_that_outlasts_the_stop_grace_is_left_to_its_lease(tmp_path, redis_url):
+    """The receiver holds the request past NOTIFIER_STOP_GRACE: the worker stops anyway, and the
+    alert goes again after its lease with the key of the request that hung (at least once)."""
+    env = service_env(tmp_path, redis_url, NOTIFIER_STOP_GRACE="1")
+    with FeedServer() as feeds, HangFirstSink(hang=1) as hooks, Service(env, tmp_path) as service:
+        feed_id = add_feed(service, feeds)
+        service.cli("topic", "add", "flood", "--match", "flood")
+        service.cli("subscriber", "add", "ana", "--notify", hooks.url("/ana"), "--topic", "flood")
+        start(service, "worker-threads", "first")
+        assert wait_until(lambda: baseline_done(service, feed_id), timeout=60), service.logs()
+
+        story = Item("Flood warning for the river valley", "https://news.example.com/f", guid="f-1")
+        feeds.set("/news.xml", rss([story]))
+        assert wait_until(lambda: hooks.hung, timeout=30), service.logs()
+        service.stop_one("first", timeout=30)
+        at_exit = [row["state"] for row in deliveries(service)]
+
+        start(service, "worker-threads", "second")
+        rows = wait_until(lambda: settled(service, 1), timeout=60)
+        assert rows, service.logs()
+        arrived = hooks.json_bodies("/ana")
+        report("SIGTERM, send outlasts the grace", lost=int(not arrived), duplicated=max(0, len(arrived) - 1))
+        assert at_exit == ["sending"]
+        assert "still in flight after 1 s" in service.logs()
+        assert [(row["state"], row["resent"]) for row in rows] == [("sent", 1)]
+        assert [body["title"] for body in arrived] == [story.title]
+        assert hooks.hung[0]["headers"]["Idempotency-Key"] == rows[0]["id"] == arrived[0]["delivery_id"]

@@ -186,6 +186,24 @@ def start_alerts(r: redis.Redis, delivery_ids: list[str], settings: Settings) ->
     return dispatch.send_deliveries(r, delivery_ids, settings)
 
 
+def finish_sends(settings: Settings) -> int:
+    """A process that is stopping waits, at most NOTIFIER_STOP_GRACE seconds, for the sends it
+    has in flight and for their outcomes in the ledger: a send cut off here would go a second time
+    once its lease ran out. What is still in flight then is left to the lease (at least once, with
+    the same identity). Returns how many sends were left so."""
+    waiting = dispatch.SENDING.wait_out(0)
+    if not waiting:
+        return 0
+    log.info("stopping: waiting up to %g s for %d send(s) in flight", settings.stop_grace, waiting)
+    left = dispatch.SENDING.wait_out(settings.stop_grace)
+    if left:
+        told = "stopping with %d send(s) still in flight after %g s (NOTIFIER_STOP_GRACE)"
+        log.warning(told + ": they go again when their lease runs out", left, settings.stop_grace)
+    else:
+        log.info("stopping: the %d send(s) in flight ended and are recorded", waiting)
+    return left
+
+
 def send_alerts(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> None:
     """Send these deliveries and wait until every send is recorded (tests, benchmarks)."""
     start_alerts(r, delivery_ids, settings).wait(WAIT_AT_MOST)

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(default=5.0, gt=0)
     lease_seconds: int = Field(default=120, ge=2)
     visibility_timeout: int = Field(default=600, ge=5)
+    # A worker told to stop (SIGTERM) waits this long for the sends it has in flight and their
+    # outcomes, so a deploy sends nothing twice; under docker's 10 s stop timeout, with room for
+    # Celery's own shutdown. `notifier run` kills a child that takes 2 s more than this.
+    stop_grace: float = Field(default=6.0, ge=0)
     # Feed health: a feed failing this many times in a row, over at least this long, is disabled.
     disable_after_errors: int = Field(default=10, ge=1)
     disable_after_seconds: int = Field(default=24 * 3600, ge=0)

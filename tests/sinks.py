@@ -21,7 +21,8 @@ def free_port() -> int:
 
 
 class SmtpSink:
-    """aiosmtpd on a free port; keeps every message it accepts. `delay` slows each DATA."""
+    """aiosmtpd on a free port; keeps every message it accepts. `delay` slows each DATA.
+    `down()` stops the server (connections are refused) and `up()` starts it on the same port."""
 
     def __init__(self, delay: float = 0.0):
         self.messages: list[email.message.EmailMessage] = []
@@ -29,14 +30,25 @@ class SmtpSink:
         self.data_started = 0
         self.port = free_port()
         self.logins: list[str] = []
+        self.controller = self._controller()
+
+    def _controller(self) -> Controller:
         # AUTH over plain text is fine on loopback; real servers require TLS first
-        self.controller = Controller(
+        return Controller(
             self,
             hostname="127.0.0.1",
             port=self.port,
             auth_require_tls=False,
             authenticator=self._authenticate,
         )
+
+    def down(self) -> None:
+        if self.controller._thread is not None:  # running (aiosmtpd's own test of it)
+            self.controller.stop()
+
+    def up(self) -> None:
+        self.controller = self._controller()  # a stopped Controller cannot start again
+        self.controller.start()
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
         self.logins.append(getattr(auth_data, "login", b"").decode(errors="replace"))
@@ -65,7 +77,7 @@ class SmtpSink:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.controller.stop()
+        self.down()
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -79,10 +91,12 @@ class QuietServer(ThreadingHTTPServer):
 
 
 class HttpSink:
-    """Records every request; answers from a script of (status, headers) or 200."""
+    """Records every request; answers from a script of (status, headers) or 200. `delay` holds
+    each answer (the request is recorded once it is up); `arrived` counts requests as they come."""
 
     def __init__(self, host: str = "127.0.0.1"):
         self.requests: list[dict] = []
+        self.arrived = 0
         self.responses: list[tuple[int, dict]] = []
         self.delay = 0.0
         self.host = host
@@ -92,6 +106,7 @@ class HttpSink:
             def do_POST(self):  # noqa: N802 - http.server's hook name
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                sink.arrived += 1  # the whole request is here; the sender waits for the answer
                 if sink.delay:
                     time.sleep(sink.delay)
                 status, headers = sink.responses.pop(0) if sink.responses else (200, {})

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from notifier.core.drain import Countdown, Drain
+from notifier.core.drain import Countdown, Drain, InFlight
 from notifier.core.lanes import Lanes, SerialLanes
 
 
@@ -70,3 +70,15 @@ def test_the_drain_hands_over_what_queued_meanwhile_in_one_call_and_survives_a_f
         drain.put(handle, n)
     assert countdown.wait(3)
     assert calls == [["boom"], [0, 1, 2, 3, 4]]
+
+
+def test_in_flight_counts_items_until_taken_in_and_says_how_many_a_wait_left():
+    tally = InFlight()
+    first, second = Countdown(2, tally), Countdown(1, tally)
+    assert tally.wait_out(0.05) == 3  # nothing taken in yet: the wait gives up with all three left
+    first.one_done()
+    threading.Timer(0.1, second.one_done).start()
+    assert tally.wait_out(0.05) >= 1
+    first.one_done()
+    assert tally.wait_out(30) == 0  # returns as soon as the last is in, not after 30 s
+    assert Countdown(0, tally).wait(0) and tally.wait_out(0) == 0

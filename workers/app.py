@@ -143,6 +143,15 @@ def _beat_heartbeat(sender=None, **_):
             pass
 
 
+@signals.worker_shutdown.connect  # solo and threads pools: the sends are in this process
+@signals.worker_process_shutdown.connect  # a prefork pool process on its way out
+def _finish_sends(**_):
+    """Celery has stopped taking tasks; the sends they started still end and are recorded."""
+    from notifier import pipeline  # here, not at the top: beat and the API need none of it
+
+    pipeline.finish_sends(get_settings())
+
+
 @signals.worker_process_shutdown.connect
 def _hand_back_polls(**_):
     """A poll process on its way out gives back the feeds it had not fetched yet."""

@@ -3,7 +3,9 @@
 Children: a worker for the tick queue, one for the poll queue, one for the deliver queue (fan-out
 and sends: so a slow provider or a big fan-out never delays polling, and a long poll batch never
 stops the tick), beat, and the API. With REDIS_URL unset, an embedded redis-server is started
-first and stopped last. SIGTERM or SIGINT stops everything within ten seconds.
+first and stopped last. SIGTERM or SIGINT is passed on to every child; a worker waits up to
+NOTIFIER_STOP_GRACE (6 s) for its sends in flight, and a child still running STOP_MARGIN seconds
+after that is killed: everything stops within ten seconds, docker's own stop timeout.
 
 A child that dies is started again (a Celery worker can exit when Redis drops mid-acknowledge,
 kombu #582; leases and same-identity resends cover what it held). One that keeps dying, more
@@ -23,7 +25,7 @@ import time
 from notifier.core import admin, embedded, lifetime
 from notifier.settings import Settings
 
-STOP_GRACE = 8.0
+STOP_MARGIN = 2.0  # seconds a child gets past NOTIFIER_STOP_GRACE: Celery's own shutdown
 CRASHES_ALLOWED = 5
 CRASH_WINDOW = 120.0
 RESTART_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds before the 1st, 2nd, ... restart in a window
@@ -96,7 +98,7 @@ class Supervisor:
         for child in self.children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE
+        deadline = time.monotonic() + self.settings.stop_grace + STOP_MARGIN
         for child in self.children.values():
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -21,7 +21,7 @@ import redis
 from notifier.alerts import expiry, interruptions, ledger, notices, pacing, sending
 from notifier.alerts.channels.base import DeliveryError
 from notifier.core import db, metrics
-from notifier.core.drain import Countdown, Drain
+from notifier.core.drain import Countdown, Drain, InFlight
 from notifier.models import Delivery, find_url
 from notifier.settings import Settings
 from notifier.stories import claim, store
@@ -31,6 +31,7 @@ FAILING_MEMORY = 7 * 24 * 3600  # `status` shows URLs that failed within the las
 STALLED = 5.0  # seconds without a send to a destination ending, while more wait: it hangs
 OUTCOMES = Drain("notifier-send-results")  # every send's end, recorded as it comes
 SEND_WINDOW = 20.0  # seconds of a lease a send may use (its 15 s timeout and a margin)
+SENDING = InFlight()  # sends begun here whose outcome is not written yet: a stop waits for them
 
 
 def send_deliveries(r: redis.Redis, delivery_ids: list[str], settings: Settings) -> Countdown:
@@ -87,7 +88,7 @@ def send_ready(r: redis.Redis, records: list[Delivery], settings: Settings) -> C
         )
     )
     mine = [rec for rec in waiting if rec.id in owned]
-    countdown = Countdown(len(mine))
+    countdown = Countdown(len(mine), SENDING)
     if mine:
         take_in = _Outcomes(r, settings)
         each = lambda rec, error: OUTCOMES.put(take_in, (rec, urls[rec.id], error, countdown))  # noqa: E731

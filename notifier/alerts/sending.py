@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import redis
 
 from notifier.alerts import follow_ups, pacing
-from notifier.alerts.channels import httpwatch, pooled, webpush
+from notifier.alerts.channels import httpwatch, pooled, smtpwatch, webpush
 from notifier.alerts.channels.base import DeliveryError
 from notifier.alerts.channels.via_apprise import send_via_apprise
 from notifier.alerts.identity import apprise_url, identified
@@ -208,13 +208,14 @@ def digest_story(stories: list[dict]) -> dict:
 
 
 def watched(send_it) -> DeliveryError | None:
-    """Run an Apprise send, watching the HTTP answers Apprise does not pass on (429, 404/410/401)."""
-    with httpwatch.watch() as seen:
+    """Run an Apprise send, watching the HTTP answers (429, 404/410/401, 502/503/504) and the SMTP
+    errors (server down, login or mailbox refused) Apprise does not pass on."""
+    with httpwatch.watch() as seen, smtpwatch.watch() as mail:
         try:
             send_it()
         except DeliveryError as exc:
-            exc.permanent = exc.permanent or seen.permanent
+            exc.permanent = exc.permanent or seen.permanent or mail.permanent
             exc.retry_after = seen.retry_after
-            exc.unavailable = exc.unavailable or seen.unavailable
+            exc.unavailable = exc.unavailable or seen.unavailable or mail.unavailable
             return exc
     return None

@@ -4,7 +4,9 @@ or, when many arrive together, everything that queued up meanwhile in one call.
 Fetches and sends end on the event loop one by one; recording each the moment it ends is what keeps
 one slow feed or destination from holding the others' results. Taking in whatever has queued up in
 one call is what keeps that cheap when busy: one Redis pipeline for a few hundred results, not a
-round trip each. A `Countdown` lets a caller that wants to (the CLI, tests) wait for its own items.
+round trip each. A `Countdown` lets a caller that wants to (the CLI, tests) wait for its own items;
+an `InFlight` counts every item of a kind the process has begun and not yet taken in, so a process
+that is stopping can wait for them instead of leaving them to a lease.
 """
 
 from __future__ import annotations
@@ -20,11 +22,39 @@ log = logging.getLogger(__name__)
 MOST = 500  # items per call at most: a busy moment still records in steps of a few ms
 
 
-class Countdown:
-    """Done when `count` items have been taken in; `wait()` blocks until then."""
+class InFlight:
+    """How many items this process has begun and not yet taken in; `wait_out` waits for none.
 
-    def __init__(self, count: int) -> None:
+    A forked child starts at none: the parent's items are not its to wait for."""
+
+    def __init__(self) -> None:
+        self._pid, self._count, self._changed = os.getpid(), 0, threading.Condition()
+
+    def add(self, count: int) -> None:
+        with self._changed:
+            if self._pid != os.getpid():
+                self._pid, self._count = os.getpid(), 0
+            self._count += count
+            self._changed.notify_all()
+
+    def wait_out(self, seconds: float) -> int:
+        """Wait up to `seconds` for every item to be taken in; how many are left (0: all were)."""
+        with self._changed:
+            if self._pid != os.getpid():
+                return 0
+            self._changed.wait_for(lambda: self._count <= 0, timeout=seconds)
+            return max(0, self._count)
+
+
+class Countdown:
+    """Done when `count` items have been taken in; `wait()` blocks until then. With `tally`, the
+    items count in it too, from now until each is taken in."""
+
+    def __init__(self, count: int, tally: InFlight | None = None) -> None:
         self._left, self._lock, self._done = count, threading.Lock(), threading.Event()
+        self._tally = tally
+        if tally is not None and count > 0:
+            tally.add(count)
         if count <= 0:
             self._done.set()
 
@@ -33,6 +63,8 @@ class Countdown:
             self._left -= 1
             if self._left <= 0:
                 self._done.set()
+        if self._tally is not None:
+            self._tally.add(-1)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)

@@ -21,12 +21,12 @@ from functools import cache
 
 from apprise.plugins.email.common import SecureMailMode
 
-from notifier.alerts.channels.base import DeliveryError, Message, failed
+from notifier.alerts.channels import smtp_errors
+from notifier.alerts.channels.base import DeliveryError, Message
 from notifier.core import netguard
 
 IDLE_CHECK = 30.0  # a connection unused this long is asked NOOP first: servers drop idle clients
 MAX_POOLED = 8  # per thread; past it the least recently used closes (say each reader's own Gmail)
-PERMANENT_RECIPIENT = {550, 551, 553}  # no such mailbox, not local, bad address: retrying cannot help
 
 _local = threading.local()
 _pools: list[tuple[int, dict]] = []  # every thread's pool, with its process id, for closing at exit
@@ -42,7 +42,7 @@ def send(message: Message, text: str, allow_private: bool, policy, timeout: floa
     try:
         _send_pooled(message.plugin, text, allow_private, policy, timeout)
     except Exception as exc:  # noqa: BLE001 - every failure becomes this job's result
-        return _failure(exc, message)
+        return smtp_errors.failure(exc, message)
     return None
 
 
@@ -184,10 +184,9 @@ def _local_name() -> str:
 def _connect(plugin, allow_private: bool, policy, timeout: float) -> _Connection:
     addresses = netguard.resolve_public(plugin.smtp_host, plugin.port, allow_private, policy=policy)
     context = _context(plugin.verify_certificate)
-    smtp = _open(plugin, addresses, context, timeout)
+    smtp = _greeted(plugin, addresses, context, timeout)
     connection = _Connection(smtp, time.monotonic())
     try:
-        smtp.ehlo()
         if plugin.secure_mode == SecureMailMode.STARTTLS:
             smtp.starttls(context=context)
             smtp.ehlo()
@@ -199,6 +198,21 @@ def _connect(plugin, allow_private: bool, policy, timeout: float) -> _Connection
     return connection
 
 
+def _greeted(plugin, addresses: list[str], context: ssl.SSLContext, timeout: float) -> smtplib.SMTP:
+    """A connection whose server greeted us and answered EHLO (or HELO). What fails here says
+    whether the server is there at all: it is raised as `AtGreeting`."""
+    smtp = None
+    try:
+        smtp = _open(plugin, addresses, context, timeout)
+        smtp.ehlo_or_helo_if_needed()  # HELO when EHLO is refused, as smtplib's own commands do
+    except Exception as exc:
+        if smtp is not None:
+            with contextlib.suppress(OSError):
+                smtp.close()
+        raise smtp_errors.AtGreeting() from exc
+    return smtp
+
+
 def _open(plugin, addresses: list[str], context: ssl.SSLContext, timeout: float) -> smtplib.SMTP:
     """A connection to the first address that answers."""
     implicit = plugin.secure_mode == SecureMailMode.SSL
@@ -208,41 +222,3 @@ def _open(plugin, addresses: list[str], context: ssl.SSLContext, timeout: float)
         with contextlib.suppress(OSError):
             return kind(address, plugin.smtp_host, plugin.port, **options)
     return kind(addresses[-1], plugin.smtp_host, plugin.port, **options)
-
-
-# --- errors ------------------------------------------------------------------------------------
-
-
-def _failure(exc: Exception, message: Message) -> DeliveryError:
-    text = f"{message.where} {_describe(exc)}"  # never "url:" - redact_text would eat the colon
-    password = message.plugin.password
-    if password:
-        text = text.replace(password, "***")  # a server may echo what it was sent
-    permanent = isinstance(exc, netguard.AddressRefused)
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        permanent = any(code in PERMANENT_RECIPIENT for code, _ in exc.recipients.values())
-    elif isinstance(exc, smtplib.SMTPAuthenticationError):
-        permanent = exc.smtp_code == 535  # wrong user or password: the URL is wrong, like a 401
-    return failed(text, permanent=permanent)
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, netguard.GuardError):
-        return str(exc)
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code, reply = next(iter(exc.recipients.values()))
-        return f"refused the recipient: smtp {code} ({_reply(reply)})"
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return f"answered smtp {exc.smtp_code} ({_reply(exc.smtp_error)})"
-    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
-        return f"failed in tls ({type(exc).__name__})"
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, smtplib.SMTPException | OSError):
-        return f"cannot be reached ({type(exc).__name__}: {_reply(str(exc))})"
-    return f"could not take the message ({type(exc).__name__})"
-
-
-def _reply(reply: bytes | str) -> str:
-    text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-    return " ".join(text.split())[:200]

@@ -13,7 +13,8 @@ import time
 
 from benchmarks.delivery_limits import STORY, Size
 from benchmarks.delivery_sinks import Sinks
-from benchmarks.procs import Meter, redis_pid, start_service, wait_up
+from benchmarks.procs import redis_pid, start_service, wait_up
+from benchmarks.sampler import Sampler
 from benchmarks.stack import service
 from notifier.alerts import pacing
 from notifier.core.db import connect
@@ -78,7 +79,7 @@ def alert_run(r, sinks: Sinks, name: str, count: int, burst: int, pids: dict[str
     """From the claim of one story to `count` alerts in the ledger; `steady` leaves out the tick's
     wait, the fan-out and the limiter's first burst: the rate once sends are flowing."""
     kind = "smtp" if name.startswith("email") else "http"
-    base, received, meter = _counts(r), sinks.stats()[kind], Meter(pids).start()
+    base, received, meter = _counts(r), sinks.stats()[kind], Sampler(pids).start()
     started = time.monotonic()
     publish(r, _word(name))
     first, flowing, counts = None, None, base

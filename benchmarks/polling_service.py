@@ -12,8 +12,9 @@ import time
 
 from benchmarks.feedgen import FeedServer
 from benchmarks.polling_limits import CLIENTS, Size, add_polled_feeds
-from benchmarks.procs import Meter, redis_pid, start_service, wait_up
+from benchmarks.procs import redis_pid, start_service, wait_up
 from benchmarks.profile import profiled
+from benchmarks.sampler import Sampler
 from benchmarks.stack import service
 from notifier.core.db import connect
 from notifier.stories import store
@@ -32,7 +33,7 @@ def service_rounds(feeds: FeedServer, url: str, size: Size, pool: list[str]) -> 
         pids = start_service(svc, {"worker-poll": ["worker", "--queues", "poll", *pool, "--name", "poll"]})
         pids["redis"] = redis_pid(r)
         wait_up(r, svc)
-        meter, started = Meter(pids).start(), time.monotonic()
+        meter, started = Sampler(pids).start(), time.monotonic()
         ids = [store.add_feed(r, feeds.url(i), f"feed {i}", 1, forced=True).id for i in range(size.fresh)]
         if not wait_until(lambda: _polled_all(r, ids), timeout=180, interval=0.5):
             raise RuntimeError(f"baseline pass not done in 180 s\n{svc.logs()[-3000:]}")
@@ -60,7 +61,7 @@ def _polled_all(r, ids: list[str]) -> bool:
 
 def one_round(feeds: FeedServer, r, pids: dict[str, int], changed: int, size: Size) -> dict:
     """N polls, or as many as `round_cap` seconds allow; before it, `changed` feeds get a new story."""
-    before, meter = feeds.stats(), Meter(pids).start()
+    before, meter = feeds.stats(), Sampler(pids).start()
     started = time.monotonic()
     if changed:
         feeds.change(changed, among=size.fresh)

@@ -1,5 +1,6 @@
-"""CPU of every process the service needs, through psutil: the headroom a figure claims counts the
-tick, poll and deliver workers with their pool children, beat, the API and Redis, not one worker.
+"""Every process the service needs, each where a benchmark can watch it: the headroom a figure
+claims counts the tick, poll and deliver workers with their pool children, beat, the API and
+Redis, not one worker (benchmarks.sampler reads their CPU).
 
 `start_service` starts the parts exactly as `notifier run` starts them (workers.supervisor), each as
 a process group of its own under a `tests.service.Service`, so a benchmark can watch every one.
@@ -9,9 +10,6 @@ from __future__ import annotations
 
 import time
 
-import psutil
-
-from benchmarks.sampler import tree
 from notifier.core.embedded import free_port
 from workers.supervisor import child_commands
 
@@ -38,42 +36,6 @@ def wait_up(r, svc, timeout: float = 90) -> None:
 
 def redis_pid(r) -> int:
     return int(r.info("server")["process_id"])
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of `pid` and every live descendant, with what their reaped children used."""
-    total = 0.0
-    for process in tree(pid):
-        try:
-            t = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue  # gone meanwhile: its time is in its parent's children_* once reaped
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
-
-
-def tree_rss_mb(pid: int) -> float:
-    try:
-        return sum(p.memory_info().rss for p in tree(pid)) / 1e6
-    except psutil.NoSuchProcess:
-        return 0.0
-
-
-class Meter:
-    """CPU seconds per part between two readings: `start()`, then `used()` as often as wanted."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids, self.base = pids, {}
-
-    def read(self) -> dict[str, float]:
-        return {name: tree_cpu(pid) for name, pid in self.pids.items()}
-
-    def start(self) -> Meter:
-        self.base = self.read()
-        return self
-
-    def used(self) -> dict[str, float]:
-        return {name: cpu - self.base.get(name, 0.0) for name, cpu in self.read().items()}
 
 
 def breakdown(cores: dict[str, float]) -> str:

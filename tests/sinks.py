@@ -54,6 +54,18 @@ class SmtpSink:
         self.logins.append(getattr(auth_data, "login", b"").decode(errors="replace"))
         return AuthResult(success=True)
 
+    async def handle_AUTH(self, server, session, envelope, args):  # noqa: N802 - aiosmtpd's hook name
+        """aiosmtpd's own PLAIN or LOGIN exchange (which asks `_authenticate`), then what its
+        smtp_AUTH does with the outcome, less one step: setting the deprecated Session.login_data,
+        which logs a warning at every login (aiosmtpd 1.4)."""
+        outcome = await getattr(server, f"auth_{args[0]}")(server, args)
+        if outcome.success:
+            session.authenticated, session.auth_data = True, outcome.auth_data
+            return outcome.message or "235 2.7.0 Authentication successful"
+        if outcome.handled:
+            return None  # the exchange has answered the client already
+        return outcome.message or "535 5.7.8 Authentication credentials invalid"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         self.data_started += 1  # a sender is mid-DATA until the message is kept
         if self.delay:

@@ -24,6 +24,7 @@ import notifier
 from notifier.alerts import ledger
 from notifier.models import Story
 from notifier.stories import claim
+from tests.service import service_env
 
 NOTIFIER = Path(sys.executable).parent / "notifier"
 TRACEBACK_MARKS = ("Traceback", "╭", "│", "╰", "┃")
@@ -34,14 +35,8 @@ def run_cli(redis_url: str, workdir: Path, *args: str, **env: str) -> subprocess
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_") or k.startswith("NOTIFIER_TEST")
     }
-    settings = {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_DATA_DIR": str(workdir / "data"),
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-        "NOTIFIER_MIN_INTERVAL": "10",
-        "NOTIFIER_FETCH_MAX_BYTES": "2048",
-        "COLUMNS": "400",  # rich tables then never fold a cell across lines
-    }
+    settings = service_env(workdir, redis_url, NOTIFIER_MIN_INTERVAL="10", NOTIFIER_FETCH_MAX_BYTES="2048")
+    settings["COLUMNS"] = "400"  # rich tables then never fold a cell across lines
     return subprocess.run(
         [str(NOTIFIER), *args],
         env=clean | settings | env,
@@ -184,8 +179,7 @@ def test_feed_and_user_text_is_printed_as_text_never_as_markup(cli, r):
 def test_ctrl_c_is_one_line_and_exit_130(redis_url, tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/feed.xml"
-        env = os.environ | {"REDIS_URL": redis_url, "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true"}
-        env["NOTIFIER_DATA_DIR"] = str(tmp_path)
+        env = os.environ | service_env(tmp_path, redis_url)
         # as from a terminal: a parent that ignores SIGINT (pytest-xdist's workers do) would pass
         # that on, and a process started with SIGINT ignored rightly keeps ignoring it
         poll = subprocess.Popen(

@@ -20,7 +20,7 @@ from notifier.models import Subscriber, Topic
 from notifier.stories import claim, store
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HangingSink, HttpSink
 from workers.supervisor import child_commands
 
@@ -39,16 +39,6 @@ def start_like_run(service: Service) -> None:
         service.start(name, *child_commands()[name][3:])
 
 
-def environment(redis_url: str, tmp_path, **extra: str) -> dict[str, str]:
-    return {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_DATA_DIR": str(tmp_path / "d"),
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-        "NOTIFIER_MIN_INTERVAL": "1",
-        **extra,
-    }
-
-
 def test_ten_dripping_hosts_hold_up_no_other_feed_and_no_alert(tmp_path, redis_url, r):
     with FeedServer() as feeds, HttpSink() as sink, ExitStack() as stack:
         drips = [stack.enter_context(FeedServer()) for _ in range(DRIPPING)]
@@ -62,7 +52,7 @@ def test_ten_dripping_hosts_hold_up_no_other_feed_and_no_alert(tmp_path, redis_u
             store.add_feed(r, feeds.url(path), path, INTERVAL, forced=True)
         store.add_topic(r, Topic("storms", "storm"))
         store.add_subscriber(r, Subscriber("ann", (sink.url("/ann"),), ("storms",)))
-        with Service(environment(redis_url, tmp_path), tmp_path) as service:
+        with Service(service_env(tmp_path, redis_url), tmp_path) as service:
             start_like_run(service)
             started = time.time()
             time.sleep(WATCH / 2)  # every dripping fetch is under way by now, none has ended
@@ -99,7 +89,7 @@ def test_a_webhook_that_never_answers_delays_no_alert_to_another(tmp_path, redis
         store.add_topic(r, Topic("storms", "storm"))
         store.add_subscriber(r, Subscriber("ann", (normal.url("/ann"),), ("storms",)))
         store.add_subscriber(r, Subscriber("bob", (hanging.url("/bob"),), ("storms",)))
-        env = environment(redis_url, tmp_path, NOTIFIER_RETRY_BASE_DELAY="1")
+        env = service_env(tmp_path, redis_url, NOTIFIER_RETRY_BASE_DELAY="1")
         with Service(env, tmp_path) as service:
             start_like_run(service)
             assert wait_until(lambda: r.get("heartbeat:tick") and r.get("heartbeat:worker")), service.logs()
@@ -133,7 +123,7 @@ def test_a_poll_worker_that_stops_gives_back_the_feeds_it_had_not_fetched(tmp_pa
         slow.set("/slow.xml", rss(OLD))
         slow.behave("/slow.xml", "drip", interval=1.0, full=True)
         feed = store.add_feed(r, slow.url("/slow.xml"), "slow", INTERVAL, forced=True)
-        with Service(environment(redis_url, tmp_path), tmp_path) as service:
+        with Service(service_env(tmp_path, redis_url), tmp_path) as service:
             start_like_run(service)
             assert wait_until(lambda: slow.requests, timeout=30), service.logs()
             assert r.zscore("feeds:due", feed.id) > time.time() + 60  # leased for the fetch under way

@@ -12,7 +12,7 @@ import pytest
 from notifier.core import logs
 from notifier.stories import store
 from tests.operating import ready
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import free_port
 
 TOKEN = "hookTokenSECRET42"
@@ -66,14 +66,7 @@ def test_a_line_logged_inside_a_task_names_the_task_and_its_id(capsys, root_logg
 @pytest.mark.e2e
 def test_every_line_the_processes_write_is_a_json_object(tmp_path, redis_url, r):
     port = free_port()
-    env = {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-        "NOTIFIER_MIN_INTERVAL": "1",
-        "NOTIFIER_API_PORT": str(port),
-        "NOTIFIER_LOG_FORMAT": "json",
-    }
+    env = service_env(tmp_path, redis_url, NOTIFIER_API_PORT=str(port), NOTIFIER_LOG_FORMAT="json")
     with Service(env, tmp_path) as service:
         closed = store.add_feed(r, "http://127.0.0.1:9/closed.xml", "closed", 1, forced=True)  # a warning
         service.start("worker", "worker", "--queues", "tick,poll,deliver", "--pool", "prefork", "--name", "w")

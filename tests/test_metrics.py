@@ -15,7 +15,7 @@ from notifier.stories.claim import claim_stories
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
 from tests.operating import baselines_done, ready, scrape, watch
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import SmtpSink, free_port
 from workers.supervisor import child_commands
 
@@ -77,13 +77,7 @@ def test_stories_are_counted_new_once_and_duplicate_once_and_a_repoll_counts_not
 @pytest.mark.e2e
 def test_metrics_after_a_real_poll_and_send_reach_the_endpoint_from_every_process(tmp_path, redis_url, r):
     port = free_port()
-    env = {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-        "NOTIFIER_MIN_INTERVAL": "1",
-        "NOTIFIER_API_PORT": str(port),
-    }
+    env = service_env(tmp_path, redis_url, NOTIFIER_API_PORT=str(port))
     base = [Item("Council meets on Tuesday", "https://example.com/council", guid="c-1")]
     with FeedServer() as feeds, SmtpSink() as smtp, Service(env, tmp_path) as service:
         feeds.set("/world.xml", rss(base))

@@ -19,7 +19,7 @@ import pytest
 from notifier.feeds.opml import OpmlError, OutlineFeed, read_opml, write_opml
 from notifier.models import Feed
 from notifier.stories import store
-from tests.service import ROOT, Service
+from tests.service import ROOT, Service, service_env
 
 FIXTURES = Path(__file__).parent / "fixtures" / "opml"
 
@@ -38,12 +38,7 @@ def stored(r) -> set[tuple[str, str]]:
 
 @pytest.fixture
 def notifier(tmp_path, redis_url):
-    env = {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-    }
-    with Service(env, tmp_path) as service:
+    with Service(service_env(tmp_path, redis_url), tmp_path) as service:
         yield service
 
 

@@ -14,7 +14,7 @@ from notifier.models import Subscriber, Topic
 from notifier.settings import get_settings
 from notifier.stories import claim, store
 from tests.feeds import Item, rss
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink
 
 STORIES = [f"Storm number {n} reaches the coast tonight" for n in range(12)]
@@ -30,12 +30,7 @@ def publish(r, titles):
 def test_two_workers_together_never_exceed_one_destination_s_limit(tmp_path, redis_url, r):
     rate = pacing.Rate(per_second=2, burst=2)
     with HttpSink() as sink:
-        env = {
-            "REDIS_URL": redis_url,
-            "NOTIFIER_DATA_DIR": str(tmp_path / "d"),
-            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-            "NOTIFIER_LEASE_SECONDS": "30",
-        }
+        env = service_env(tmp_path, redis_url, NOTIFIER_LEASE_SECONDS="30")
         url = sink.url("/hook") + "?rate=2/s"
         store.add_topic(r, Topic("storms", "storm"))
         store.add_subscriber(r, Subscriber("ann", (url,), ("storms",)))

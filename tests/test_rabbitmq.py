@@ -18,7 +18,7 @@ import pytest
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
 from tests.operating import baselines_done, ready, scrape, watch
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink, SmtpSink, free_port
 
 pytestmark = pytest.mark.e2e
@@ -49,14 +49,8 @@ def vhost():
 
 def test_with_rabbitmq_as_broker_a_story_is_alerted_exactly_once(tmp_path, redis_url, r, vhost):
     port = free_port()
-    env = {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_BROKER_URL": f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
-        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-        "NOTIFIER_MIN_INTERVAL": "1",
-        "NOTIFIER_API_PORT": str(port),
-    }
+    broker = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    env = service_env(tmp_path, redis_url, NOTIFIER_BROKER_URL=broker, NOTIFIER_API_PORT=str(port))
     base = [Item("Council meets on Tuesday", "https://example.com/council", guid="c-1")]
     story = Item("Gantz quits Israel war cabinet", "https://example.com/gantz", guid="g-1")
     closing = Item("Israel and Hamas agree to a ceasefire", "https://example.com/ceasefire", guid="g-3")

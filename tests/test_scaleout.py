@@ -18,7 +18,7 @@ import pytest
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
 from tests.operating import baselines_done, ready, watch
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink, free_port
 
 pytestmark = pytest.mark.e2e
@@ -63,15 +63,14 @@ def alerts(hooks, title: str) -> int:
 
 
 def test_two_nodes_share_the_work_and_the_survivor_takes_over_when_one_is_killed(tmp_path, redis_url, r):
-    env = {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-        "NOTIFIER_MIN_INTERVAL": "1",
-        "NOTIFIER_LEASE_SECONDS": str(LEASE),
-        "NOTIFIER_VISIBILITY_TIMEOUT": "8",
-        "NOTIFIER_LOG_LEVEL": "DEBUG",  # Celery's line per finished task says which node polled
-        "NOTIFIER_LOG_FORMAT": "json",
-    }
+    env = service_env(
+        tmp_path,
+        redis_url,
+        NOTIFIER_LEASE_SECONDS=str(LEASE),
+        NOTIFIER_VISIBILITY_TIMEOUT="8",
+        NOTIFIER_LOG_LEVEL="DEBUG",  # Celery's line per finished task says which node polled
+        NOTIFIER_LOG_FORMAT="json",
+    )
     ports = {node: free_port() for node in NODES}
     with FeedServer() as feeds, HttpSink() as hooks, Service(env, tmp_path) as service:
         paths = [f"/f{n}.xml" for n in range(FEEDS)]

@@ -6,7 +6,7 @@ import pytest
 
 from tests.feeds import Item, rss
 from tests.feedserver import FeedServer
-from tests.service import Service, wait_until
+from tests.service import Service, service_env, wait_until
 from tests.sinks import HttpSink
 
 pytestmark = pytest.mark.e2e
@@ -15,13 +15,7 @@ pytestmark = pytest.mark.e2e
 def test_polling_goes_on_while_a_slow_webhook_holds_the_delivery_worker(tmp_path, redis_url):
     with FeedServer() as feeds, HttpSink() as sink:
         sink.delay = 8.0  # every webhook call takes 8 s
-        env = {
-            "REDIS_URL": redis_url,
-            "NOTIFIER_DATA_DIR": str(tmp_path / "d"),
-            "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-            "NOTIFIER_MIN_INTERVAL": "1",
-            "NOTIFIER_LEASE_SECONDS": "60",
-        }
+        env = service_env(tmp_path, redis_url, NOTIFIER_LEASE_SECONDS="60")
         with Service(env, tmp_path) as service:
             feeds.set("/f.xml", rss([Item("Old news about the harbour", "https://n.example/0", guid="0")]))
             feed_id = service.cli("feed", "add", feeds.url("/f.xml"), "--interval", "1").stdout.strip()

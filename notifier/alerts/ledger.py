@@ -17,6 +17,7 @@ import redis
 
 from notifier.models import Delivery, url_hash  # noqa: F401 - url_hash is used as ledger.url_hash
 
+KEPT_RECENT = 10_000  # deliveries:recent lists the newest this many (CREATE_LUA trims it)
 CREATE_LUA = """
 local created, due = {}, {}
 local ttl, due_at, now, story = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]

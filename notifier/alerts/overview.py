@@ -4,6 +4,7 @@ dashboard all read through these."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import redis
@@ -16,6 +17,9 @@ from notifier.stories import claim, cluster, events, store
 from notifier.stories.views import feed_json, story_json
 
 GAVE_UP = ("failed", "dropped")
+WAITING = ("pending", "sending", "retrying", "held")  # not final yet: what `status` counts as waiting
+STATES = (*WAITING, "sent", *GAVE_UP)
+RECENT = 1000  # rows `deliveries` lists when not told how many, as it always has
 
 
 def gather_status(r: redis.Redis, broker_url: str) -> dict:
@@ -42,15 +46,57 @@ def _queue_depths(broker_url: str) -> dict[str, int | None]:
 
 
 def deliveries(
-    r: redis.Redis, failed: bool = False, story: str | None = None, subscriber: str | None = None
+    r: redis.Redis,
+    failed: bool = False,
+    story: str | None = None,
+    subscriber: str | None = None,
+    *,
+    limit: int | None = None,
+    states: tuple[str, ...] = (),
 ) -> list[Delivery]:
-    """The latest deliveries newest first, or all of one story; only those that gave up if `failed`."""
-    rows = ledger.of_story(r, story) if story else ledger.recent(r)
-    return [
-        d
-        for d in rows
-        if (not failed or d.state in GAVE_UP) and (not subscriber or d.subscriber == subscriber)
-    ]
+    """The newest deliveries that pass every filter, newest first, at most `limit` (RECENT if not
+    given); or one story's, all of them unless `limit` says otherwise. `failed`: those that gave
+    up; `states`: any of STATES or "waiting". The ledger lists its newest alerts (KEPT_RECENT)
+    and each story's own, so a filter looks that far back, not only among the newest `limit`."""
+    keep = _keeps(failed, subscriber, states)
+    if story:
+        rows = [d for d in ledger.of_story(r, story) if keep(d)]
+        return rows[:limit] if limit else rows
+    return _newest(r, keep, limit or RECENT)
+
+
+def _keeps(failed: bool, subscriber: str | None, states: tuple[str, ...]) -> Callable[[Delivery], bool]:
+    wanted = set()
+    for state in states:
+        if state not in (*STATES, "waiting"):
+            raise Refused(f"no delivery state {state!r}; one of {', '.join(STATES)} or waiting")
+        wanted |= set(WAITING if state == "waiting" else [state])
+    return lambda d: (
+        (not failed or d.state in GAVE_UP)
+        and (not wanted or d.state in wanted)
+        and (not subscriber or d.subscriber == subscriber)
+    )
+
+
+def _newest(r: redis.Redis, keep: Callable[[Delivery], bool], limit: int) -> list[Delivery]:
+    """Down the ledger's recent list, a slice at a time, until `limit` rows pass or it ends."""
+    found, start, step = [], 0, min(max(limit, RECENT), ledger.KEPT_RECENT)
+    while len(found) < limit:
+        ids = r.lrange("deliveries:recent", start, start + step - 1)
+        if not ids:
+            break
+        found += [d for d in ledger.get_many(r, ids) if keep(d)]
+        start += len(ids)
+    return found[:limit]
+
+
+def why_none(r: redis.Redis, story: str | None, subscriber: str | None) -> None:
+    """An empty listing that names a story or subscriber we never heard of is a mistake, not an
+    answer: say so. A removed subscriber's past deliveries still list (the ledger keeps them)."""
+    if story and not r.exists(f"story:{story}", f"story:{story}:deliveries"):
+        raise store.NotFound(f"no story with id {story}")
+    if subscriber and store.get_subscriber(r, subscriber, missing_ok=True) is None:
+        raise store.NotFound(f"no subscriber named {subscriber!r}, and no delivery to one")
 
 
 def retry_delivery(r: redis.Redis, delivery_id: str) -> str:

@@ -18,6 +18,12 @@ deliveries_app = new_group(
 )
 
 
+STATE_HELP = (
+    f"Only deliveries in this state: {', '.join(overview.STATES)}, or waiting (any of "
+    f"{', '.join(overview.WAITING)}). Repeat for several."
+)
+
+
 @deliveries_app.callback()
 def deliveries_list(
     ctx: typer.Context,
@@ -25,13 +31,26 @@ def deliveries_list(
     failed: Annotated[bool, typer.Option(help="Only those that failed or were dropped.")] = False,
     story: Annotated[str | None, typer.Option(help="Only the deliveries of this story.")] = None,
     subscriber: Annotated[str | None, typer.Option(help="Only the deliveries to this subscriber.")] = None,
+    state: Annotated[list[str] | None, typer.Option(metavar="STATE", help=STATE_HELP)] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help=f"Show at most this many (default {overview.RECENT:,}; a story's: all)."),
+    ] = None,
 ) -> None:
-    """The latest deliveries, newest first, or all the deliveries of one story."""
+    """The latest deliveries, newest first, or all the deliveries of one story. Filters look back
+    over the newest 10,000 alerts of the ledger, not only over the rows shown."""
     if ctx.invoked_subcommand is not None:
         return
     r = redis()
-    rows = explain.deliveries_explained(r, overview.deliveries(r, failed, story, subscriber))
-    output.print_deliveries(rows, as_json)
+    shown = limit or (None if story else overview.RECENT)
+    peek = shown + 1 if shown else None  # one row more than shown: whether there is more to see
+    with refusals_as_usage_errors():
+        rows = overview.deliveries(r, failed, story, subscriber, limit=peek, states=tuple(state or ()))
+        if not rows:
+            overview.why_none(r, story, subscriber)
+    output.print_deliveries(explain.deliveries_explained(r, rows[:shown]), as_json)
+    if shown and len(rows) > shown and not as_json:
+        output.say(f"the first {shown:,} shown; --limit N shows more")
 
 
 @deliveries_app.command("retry")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.feeds import Item, rss
 from tests.service import Service, wait_until
+from tests.service import service_env as common_env
 from tests.sinks import HttpSink, free_port
 
 BASELINE = [Item("Markets open flat on a quiet Monday", "https://news.example.com/flat", guid="base-1")]
@@ -23,16 +24,14 @@ def report(case: str, lost: int, duplicated: int) -> None:
 
 
 def service_env(tmp_path: Path, redis_url: str, **extra: str) -> dict[str, str]:
-    return {
-        "REDIS_URL": redis_url,
-        "NOTIFIER_DATA_DIR": str(tmp_path / "data"),
-        "NOTIFIER_ALLOW_PRIVATE_HOSTS": "true",
-        "NOTIFIER_MIN_INTERVAL": "1",
+    """tests.service's environment with short leases and retries, so a lost send comes back within
+    the seconds a fault case waits; `extra` adds or overrides."""
+    short = {
         "NOTIFIER_LEASE_SECONDS": "5",
         "NOTIFIER_VISIBILITY_TIMEOUT": "6",
         "NOTIFIER_RETRY_BASE_DELAY": "0.2",
-        **extra,
     }
+    return common_env(tmp_path, redis_url, **(short | extra))
 
 
 def add_feed(service: Service, feeds, path: str = "/news.xml", interval: str = "1") -> str:

@@ -91,6 +91,7 @@ TITLES = [
 ]
 BODIES = [
     ("<p>Hello</p>", "html"),
+    ("<p></p>", "html"),  # a plain-text copy with nothing in it
     (f"<p>{HEBREW}</p><p>{CHINESE} {EMOJI}</p>", "html"),
     ("<p>" + "long line with = signs and spaces " * 30 + "</p>", "html"),
     ("<p>trailing spaces   \n.dot line\nFrom the start\r\nCRLF\rCR only</p>", "html"),

@@ -137,7 +137,7 @@ def _start_all(requests: list, allow_private: bool, policy, timeout: float, on_e
     for i, request in enumerate(requests):
         task = asyncio.ensure_future(_one(session, lanes, request, check, timeout))
         tasks.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(functools.partial(_ended, tasks, on_each, i))  # one callback: one loop turn
+        task.add_done_callback(functools.partial(_ended, tasks, on_each, i))  # one callback, not two
 
 
 def _ended(tasks: set, on_each: Callable, i: int, task: asyncio.Task) -> None:

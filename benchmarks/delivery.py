@@ -15,7 +15,8 @@ that the ledger's sent count, the subscribers and what the sink received are the
 CPU per alert counts every process of the service and Redis. Parts in this process, and an
 in-process fan-out: benchmarks/delivery_parts.py.
 
-BENCH_SUBSCRIBERS sets K (default 10000), BENCH_FANOUT the in-process fan-out (default 100000).
+BENCH_SUBSCRIBERS sets K (default 10000), BENCH_FANOUT the in-process fan-out (default 100000);
+BENCH_PROFILE=DIR records py-spy profiles of the deliver worker per run (benchmarks/profile.py).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import time
 from benchmarks.delivery_limits import STORY, Size
 from benchmarks.delivery_sinks import Sinks
 from benchmarks.procs import redis_pid, start_service, wait_up
+from benchmarks.profile import profiled
 from benchmarks.sampler import Sampler
 from benchmarks.stack import service
 from notifier.alerts import pacing
@@ -63,7 +64,8 @@ def service_runs(sinks: Sinks, url: str, size: Size) -> dict[str, dict]:
         for name, count, _, burst in runs:
             r.delete(*r.keys("rl:*") or ["-"])  # each run starts with full buckets
             try:
-                results[name] = alert_run(r, sinks, name, count, burst, pids)
+                with profiled(f"delivery-{name}", [pids["worker-deliver"]]):
+                    results[name] = alert_run(r, sinks, name, count, burst, pids)
             except RuntimeError as error:
                 raise RuntimeError(f"{error}\n{svc.logs()[-3000:]}") from None
     results.pop("warm_up")  # every worker process has loaded Apprise's plugins and opened its connections

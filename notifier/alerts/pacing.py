@@ -142,6 +142,7 @@ def parse_rate(text: str) -> Rate:
         raise ValueError(f"not a rate: {text!r} (write it like 2/s, 30/min or 1/5s)") from None
 
 
+@lru_cache(maxsize=4096)  # asked six times per alert (pacing, routing, rendering, sending)
 def split_rate_override(url: str) -> tuple[str, Rate | None]:
     """Take our `rate=` query parameter out of an Apprise URL: (the URL for Apprise, the Rate)."""
     base, sep, query = url.partition("?")

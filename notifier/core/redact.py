@@ -18,6 +18,8 @@ def looks_like_host(host: str) -> bool:
     """True for names and addresses; False for tokens that services put where a host would be."""
     if host == "localhost" or "." in host:
         return True
+    if ":" not in host:  # neither dotted IPv4 nor IPv6: no address (and no exception to pay for)
+        return False
     try:
         ipaddress.ip_address(host)
         return True

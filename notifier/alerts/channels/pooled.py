@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from apprise.common import OverflowMode
@@ -59,6 +60,7 @@ class Job:
         return cls(target, rendered.title, rendered.body, rendered.body_format, dict(rendered.headers or {}))
 
 
+@lru_cache(maxsize=2048)  # asked about each alert's URL three times (stalled, routing, sending)
 def supports(url: str) -> bool:
     """True when the fast path sends this URL exactly as Apprise would; else leave it to Apprise."""
     kind = SCHEMES.get(urlsplit(url).scheme.lower())

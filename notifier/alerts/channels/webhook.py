@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from json import dumps
@@ -136,8 +137,12 @@ def _start_all(requests: list, allow_private: bool, policy, timeout: float, on_e
     for i, request in enumerate(requests):
         task = asyncio.ensure_future(_one(session, lanes, request, check, timeout))
         tasks.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(tasks.discard)
-        task.add_done_callback(lambda done, i=i: on_each(i, _outcome(done)))
+        task.add_done_callback(functools.partial(_ended, tasks, on_each, i))  # one callback, not two
+
+
+def _ended(tasks: set, on_each: Callable, i: int, task: asyncio.Task) -> None:
+    tasks.discard(task)
+    on_each(i, _outcome(task))
 
 
 async def _one(session, lanes: Lanes, request, policy, timeout: float) -> DeliveryError | None:

@@ -114,7 +114,7 @@ def take_in(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_
             quick.append(p)
     try:
         subscriptions = websub.states(r, [p.feed.id for p in quick if not p.feed.forced])  # forced: unread
-        writes = r.pipeline(transaction=False)  # every quick feed's record, sent at once
+        writes = store.FeedWrites(r)  # every quick feed's record, sent at once
         for p in quick:
             try:
                 p.context.copy().run(

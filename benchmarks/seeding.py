@@ -5,12 +5,14 @@ a feed's first change is read whole, and its 50 items, never claimed, are claime
 new stories; with them the change is what it is on a service that polled the feed: one new story.
 The digests are computed from the same bytes the feed server serves (same seed and base time),
 just before the change, for the feeds changed only; a mirror of the server's feeds takes the same
-changes, so a feed changed twice gets the digests of its second body.
+changes, so a feed changed twice gets the digests of its second body. A feed a poll has leased
+already (its record may have been read before the digests were written) is left unchanged.
 """
 
 from __future__ import annotations
 
 import random
+import time
 
 import redis
 
@@ -34,7 +36,10 @@ class SeededChanges:
             digests = items.stored_digests(items.split_items(self.mirror.body(i), CONTENT_TYPE))
             store.update_feed(self.r, store.feed_id_for(self.feeds.url(i)), pipe=pipe, item_digests=digests)
             self.mirror.forget_body(i)
-        pipe.execute()  # before the change: a poll that sees the new body finds them
+        pipe.execute()
+        # a feed leased already may have been read before its digests were written: not changed
+        due = self.r.zmscore("feeds:due", [store.feed_id_for(self.feeds.url(i)) for i in picked])
+        picked = [i for i, at in zip(picked, due, strict=True) if at is not None and at < time.time() + 90]
         self.feeds.change_these(picked, lead)
         for k, i in enumerate(picked):
             self.mirror.change(i, lead[k] if k < len(lead) else "")

@@ -16,7 +16,7 @@ asked for. A benchmark must never measure its feed server: aiohttp.web spends ~2
 of this one, most of a core at the rate aiohttp's client asks for (docs/performance.md). Feed i is
 at http://HOSTS[i % len(HOSTS)]:PORT/feeds/i.xml. Control: GET /_stats (JSON counts),
 GET /_change?n=K&among=M&start=S&lead=W1,W2 (K of the M feeds from S on, wrapping, get a new
-story; the first ones' titles led by W1, W2, ...), GET /_reset, and
+story; the first ones' titles led by W1, W2, ...; `ids=I,J` names the feeds instead), GET /_reset, and
 GET /_keepalive?on=0|1 (0: every feed answer says Connection: close and closes).
 """
 
@@ -63,11 +63,12 @@ class _Server:
             args = dict(pair.partition("=")[::2] for pair in query.split("&"))
             among, start = int(args.get("among", self.feeds.count)), int(args.get("start", 0))
             n, leads = min(int(args.get("n", 1)), among), [w for w in args.get("lead", "").split(",") if w]
-            for k, i in enumerate(self.rng.sample(range(among), n)):
-                i = (start + i) % self.feeds.count
+            picked = [int(i) for i in args.get("ids", "").split(",") if i]
+            picked = picked or [(start + i) % self.feeds.count for i in self.rng.sample(range(among), n)]
+            for k, i in enumerate(picked):
                 self.feeds.change(i, leads[k] if k < len(leads) else "")
                 self.etags[i] = f'"v{self.feeds.versions[i]}"'.encode()
-            self.counts["changed"] += n
+            self.counts["changed"] += len(picked)
         elif route == "/_reset":
             self.counts = dict.fromkeys(self.counts, 0)
         elif route == "/_keepalive":
@@ -148,6 +149,10 @@ class FeedServer(ChildServer):
         story at the top; the first `len(lead)` of them titled with those words first."""
         lead = ",".join(lead)
         return self._control(f"/_change?n={n}&among={among or self.count}&start={start}&lead={lead}")
+
+    def change_these(self, ids: list[int], lead=()) -> dict[str, int]:
+        """Give feeds `ids` a new story at the top; the first `len(lead)` titled with those words first."""
+        return self._control(f"/_change?ids={','.join(map(str, ids))}&lead={','.join(lead)}")
 
     def reset(self) -> dict[str, int]:
         return self._control("/_reset")

@@ -92,6 +92,9 @@ class FeedSet:
         self._bodies.pop(i, None)
         return self.body(i)
 
+    def forget_body(self, i: int) -> None:
+        self._bodies.pop(i, None)
+
     def _rng(self, i: int, *more: int) -> random.Random:
         return random.Random(":".join(map(str, (self.seed, i, *more))))  # str seeds hash the same everywhere
 

@@ -3,11 +3,12 @@ whole service as `notifier run` starts it (tick, poll and deliver workers, beat,
 of its own, for five minutes.
 
 The feeds come from `benchmarks.feedgen`'s server (its own process, 50 loopback hosts; its CPU is
-reported, not counted). They join as a first poll leaves them (ETag stored, baseline recorded),
-their next polls spread evenly over the interval. A few are polled from scratch first: what their
-stories cost in Redis is the memory per story. The changes go to feeds due within CHANGE_EVERY s
-(so a short run polls them too), a quarter of them on one of four topics that twenty subscribers
-on a local webhook sink follow; the sink's count is checked against the ledger's.
+reported, not counted). They join as a first poll leaves them (ETag stored, baseline recorded, item
+digests seeded before a change: seeding.py), next polls spread over the interval. A few are polled
+from scratch first: what their stories cost in Redis is the memory per story. The changes go to
+feeds due within CHANGE_EVERY s (so a short run polls them too), a quarter of them on one of four
+topics that twenty subscribers on a local webhook sink follow; the sink's count is checked against
+the ledger's.
 
 psutil samples every process of `notifier run`'s tree and Redis every few seconds: CPU (cores used
 / 2), resident memory (the peak of each). Each window (a minute; quick: 5 s) is one run of the
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from benchmarks.feedgen import FIRST_ETAG, FeedServer
 from benchmarks.records import Record, Target
 from benchmarks.sampler import Sampler
+from benchmarks.seeding import SeededChanges
 from benchmarks.stack import own_redis, service
 from notifier.core.db import connect
 from notifier.core.embedded import free_port
@@ -129,7 +131,7 @@ def spread_schedule(r, ids: list[str], plan: Plan) -> float:
 def drive(r, feeds: FeedServer, plan: Plan, sample, sampler: Sampler, server: Sampler, start: float) -> list:
     """Change 1 % of the feeds per interval, a batch every CHANGE_EVERY s; sample the schedule
     every second; close a window every `plan.window` s."""
-    windows, owed, started = [], 0.0, time.monotonic()
+    windows, owed, started, changes = [], 0.0, time.monotonic(), SeededChanges(r, feeds, SEED)
     per_batch, next_change = plan.feeds * CHANGED_PER_ROUND * CHANGE_EVERY / INTERVAL, started
     while time.monotonic() < started + plan.seconds - 0.5:
         opened, counts, lags, waiting = time.monotonic(), feeds.stats(), [0.0], [0]
@@ -137,7 +139,7 @@ def drive(r, feeds: FeedServer, plan: Plan, sample, sampler: Sampler, server: Sa
             if time.monotonic() >= next_change:
                 owed, next_change = owed + per_batch, next_change + CHANGE_EVERY
                 if owed >= 1:
-                    change(feeds, plan, int(owed), start)
+                    change(changes, plan, int(owed), start)
                     owed -= int(owed)
             lag, claimed = schedule_state(r, sample)
             lags, waiting = [*lags, lag], [*waiting, claimed]
@@ -154,15 +156,15 @@ def drive(r, feeds: FeedServer, plan: Plan, sample, sampler: Sampler, server: Sa
     return windows
 
 
-def change(feeds: FeedServer, plan: Plan, n: int, start: float) -> None:
-    """`n` feeds among those due in the next CHANGE_EVERY s get a new story; a quarter (at least
-    one) lead with a topic's word, so the sink always has alerts to count."""
+def change(changes: SeededChanges, plan: Plan, n: int, start: float) -> None:
+    """`n` feeds among those due in the next CHANGE_EVERY s get a new story (digests seeded first); a
+    quarter (at least one) lead with a topic's word, so the sink always has alerts to count."""
     spread = plan.feeds - plan.fresh  # feed plan.fresh + k is due at start + k * INTERVAL / spread
     first = int((time.time() - start) % INTERVAL / INTERVAL * spread)
     among = max(n, min(int(spread * CHANGE_EVERY / INTERVAL) + 1, spread - first))
     leads = [expression.split()[0] for expression in TOPICS.values()]  # a word of each topic
     lead = [leads[k % len(leads)] for k in range(max(1, n // 4))]
-    feeds.change(n, among=among, start=plan.fresh + first, lead=lead)
+    changes.change(n, among, plan.fresh + first, lead)
 
 
 def schedule_state(r, sample: list[str]) -> tuple[float, int]:

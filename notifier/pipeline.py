@@ -114,7 +114,7 @@ def take_in(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_
             quick.append(p)
     try:
         subscriptions = websub.states(r, [p.feed.id for p in quick if not p.feed.forced])  # forced: unread
-        writes = r.pipeline(transaction=False)  # every quick feed's record, sent at once
+        writes = store.FeedWrites(r)  # every quick feed's record, sent at once
         for p in quick:
             try:
                 p.context.copy().run(
@@ -123,11 +123,22 @@ def take_in(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_
             except Exception as exc:  # noqa: BLE001 - one feed's surprise must not cost the others their polls
                 log.exception("feed %s: could not take in the poll result", p.feed.id)
                 record_error(r, p.feed, internal(exc), settings, time.time())
-        writes.execute()
+        _send(writes)
     finally:  # recorded or not (Redis gone: the lease brings them back), a waiting caller goes on
-        metrics.flush(r)  # recorded after the poll task returned: its postrun flush has been and gone
+        metrics.flush(r)  # counted after the poll task returned: its postrun flush has been and gone
         for p in quick:
             p.taken_in()
+
+
+def _send(writes: store.FeedWrites) -> None:
+    """The records and this process's counts in one round trip (the flush after it then has
+    nothing left to send); the counts are kept if the round trip fails."""
+    counted = metrics.queue_on(writes.pipe)
+    try:
+        writes.execute()
+    except Exception:
+        metrics.give_back(counted)
+        raise
 
 
 def take_in_changed(r: redis.Redis, polled: list[poller.Polled], settings: Settings, on_new) -> None:
@@ -135,7 +146,9 @@ def take_in_changed(r: redis.Redis, polled: list[poller.Polled], settings: Setti
     for p in polled:
         new: list[str] = []
         try:
-            new = p.context.copy().run(absorb, r, p.feed, p.result, settings)
+            writes = store.FeedWrites(r)  # its record and the counts: one round trip
+            new = p.context.copy().run(absorb, r, p.feed, p.result, settings, writes)
+            _send(writes)
         except Exception as exc:  # noqa: BLE001 - as above
             log.exception("feed %s: could not take in the poll result", p.feed.id)
             record_error(r, p.feed, internal(exc), settings, time.time())

@@ -168,10 +168,26 @@ def flush(r=None) -> None:
 
             r = shared_client()
         pipe = r.pipeline(transaction=False)
-        for key, fields in taken.items():
-            for field, amount in fields.items():
-                pipe.hincrbyfloat(key, field, amount)
+        _increments(pipe, taken)
         pipe.execute()
     except Exception as exc:  # noqa: BLE001 - counting must never break the work it counts
         PENDING.give_back(taken)
         log.debug("metrics not flushed (kept for the next try): %s", exc)
+
+
+def queue_on(pipe) -> dict[str, dict[str, float]]:
+    """Queue this process's increments on a caller's pipeline, to go in the round trip of its
+    writes; the caller hands them back (`give_back`) if the pipeline fails."""
+    taken = PENDING.take()
+    _increments(pipe, taken)
+    return taken
+
+
+def give_back(taken: dict[str, dict[str, float]]) -> None:
+    PENDING.give_back(taken)
+
+
+def _increments(pipe, taken: dict[str, dict[str, float]]) -> None:
+    for key, fields in taken.items():
+        for field, amount in fields.items():
+            pipe.hincrbyfloat(key, field, amount)

@@ -9,7 +9,7 @@ import redis
 
 from notifier.feeds.parse import parse_feed
 from notifier.settings import Settings
-from notifier.stories import breaking, claim, cluster, store
+from notifier.stories import claim, cluster, store
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,5 @@ def place_in_clusters(r: redis.Redis, feed, stories, settings: Settings) -> None
             window=settings.cluster_window,
             baseline=not feed.baseline_done,
         )
-        # exact copies of another outlet's story are not placed, but this feed carries that event too
-        breaking.count_copies(r, feed.id, stories, time.time())
     except Exception:  # noqa: BLE001 - the stories are claimed already: alone, they are still alerted
         log.exception("feed %s: could not place its stories in same-event clusters", feed.id)

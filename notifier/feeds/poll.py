@@ -19,7 +19,8 @@ def record_error(
     r: redis.Redis, feed: Feed, error: FetchError, settings: Settings, now: float, writes=None
 ) -> None:
     """Count the error, back off, and disable the feed once it has failed long enough.
-    `writes`: a pipeline to queue the usual update on (disabling is written at once)."""
+    `writes`: a pipeline or store.FeedWrites to queue the usual update on (disabling is written
+    at once)."""
     errors = feed.errors + 1
     first = feed.first_error_at or now
     delay, reason = cadence.backoff(max(feed.interval, settings.min_interval), errors, error.retry_after)
@@ -53,8 +54,9 @@ def record_success(
     websub_state: tuple | None = None,
     item_digests: str | None = None,
 ) -> None:
-    """`writes`: a pipeline to queue this feed's update on; `websub_state`: read beforehand;
-    `item_digests`: of the body's items (see `parse_if_changed`), None to keep what is stored."""
+    """`writes`: a pipeline or store.FeedWrites to queue this feed's update on; `websub_state`:
+    read beforehand; `item_digests`: of the body's items (see `parse_if_changed`), None to keep
+    what is stored."""
     changes = {
         "last_success": now,
         "errors": 0,

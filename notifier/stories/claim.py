@@ -6,7 +6,9 @@ it is atomic (two workers polling two feeds with the same story cannot both win)
 round trip however many items the feed has. A new story is also put in `stories:pending` in the
 same call, so a crash between the claim and the fan-out never loses it: the tick picks it up.
 Every story we keep is indexed by when we first saw it: `stories:seen` and `feed:{id}:stories`
-(sorted sets trimmed to the story TTL), so listing the newest costs what is listed.
+(sorted sets trimmed to the story TTL), so listing the newest costs what is listed. An item that is
+an exact copy of another feed's story is counted, in the same call, as one more outlet of that
+story's event (stories/breaking.py): one round trip per poll for both.
 """
 
 from __future__ import annotations
@@ -26,6 +28,22 @@ local pending_at, baseline, feed_id = ARGV[3], ARGV[4] == '1', ARGV[5]
 local new, duplicates = {}, 0
 local now = tonumber(redis.call('TIME')[1])
 local by_feed = 'feed:' .. feed_id .. ':stories'
+local outlets = 0
+-- An exact copy of `owner` (another story's guid, link or title): this feed is one more outlet of
+-- the owner's event. A new outlet releases the stories waiting for one (`--min-sources`).
+local function count_copy(owner)
+  local doc = redis.call('GET', 'cl:doc:' .. owner)
+  local cluster = doc and string.match(doc, '^[^\t]*\t([^\t]*)')
+  if not cluster or redis.call('EXISTS', 'cl:c:' .. cluster) == 0
+      or redis.call('HSETNX', 'cl:o:' .. cluster, feed_id, now) == 0 then
+    return 0
+  end
+  for _, waiting in ipairs(redis.call('SMEMBERS', 'cl:wait:' .. cluster)) do
+    redis.call('ZADD', 'stories:pending', now, waiting)
+  end
+  redis.call('DEL', 'cl:wait:' .. cluster)
+  return 1
+end
 for i = 6, #ARGV, 5 do
   local sid, payload = ARGV[i], ARGV[i + 4]
   local keys = {ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]}
@@ -65,12 +83,15 @@ for i = 6, #ARGV, 5 do
   end
   redis.call('SADD', 'story:' .. owner .. ':sources', feed_id)
   redis.call('EXPIRE', 'story:' .. owner .. ':sources', story_ttl)
+  if original and original ~= sid and redis.call('EXISTS', 'story:' .. sid) == 0 then
+    outlets = outlets + count_copy(original)
+  end
 end
 -- the time indexes forget what the stories themselves have forgotten
 redis.call('ZREMRANGEBYSCORE', 'stories:seen', '-inf', now - story_ttl)
 redis.call('ZREMRANGEBYSCORE', by_feed, '-inf', now - story_ttl)
 redis.call('EXPIRE', by_feed, story_ttl)
-return {new, duplicates}
+return {new, duplicates, outlets}
 """
 
 
@@ -113,7 +134,7 @@ def claim_stories(
         args += [story.id, *identity_keys(story), story_payload(story)]
     if len(args) == 5:
         return []
-    new, duplicates = r.register_script(CLAIM_LUA)(args=args)
+    new, duplicates, _outlets = r.register_script(CLAIM_LUA)(args=args)
     metrics.STORIES.inc(len(new), outcome="new")
     metrics.STORIES.inc(duplicates, outcome="duplicate")
     return list(new)

@@ -29,6 +29,18 @@ local function doc_of(id, record)
     title = words(f[5]), body = words(f[6])}
 end
 
+-- A placed story's record never changes, and a poll's stories share most of their candidates:
+-- each is read and parsed once per call.
+local docs = {}
+local function placed_doc(id)
+  if docs[id] == nil then
+    local record = redis.call('GET', 'cl:doc:' .. id)
+    if not record then return nil end
+    docs[id] = doc_of(id, record)
+  end
+  return docs[id]
+end
+
 -- The newest stories within the window under each query term; most shared terms first.
 local function candidates(doc, query)
   local hits, order = {}, {}
@@ -47,10 +59,27 @@ local function candidates(doc, query)
   table.sort(order, function(a, b) return hits[a] > hits[b] or (hits[a] == hits[b] and rank[a] < rank[b]) end)
   local out = {}
   for n = 1, math.min(#order, most) do
-    local record = redis.call('GET', 'cl:doc:' .. order[n])
-    if record then out[#out + 1] = doc_of(order[n], record) end
+    local doc = placed_doc(order[n])
+    if doc then out[#out + 1] = doc end
   end
   return out
+end
+
+-- Term -> stories of day `d` carrying it ('' -> the stories of that day), for the terms in `list`.
+-- The counts are final before any story is placed (the poll's are added first), so each term of
+-- each day is read once per call.
+local per_day = {}
+local function day_counts(d, list)
+  local counts = per_day[d] or {}
+  per_day[d] = counts
+  local ask = {}
+  for n = 1, #list do if counts[list[n]] == nil then ask[#ask + 1] = list[n] end end
+  if #ask > 0 or counts[''] == nil then
+    local got = redis.call('HMGET', 'cl:df:' .. d, '', unpack(ask))
+    counts[''] = tonumber(got[1]) or 0
+    for n = 1, #ask do counts[ask[n]] = tonumber(got[n + 1]) or 0 end
+  end
+  return counts
 end
 
 -- Stories of the event's days carrying each term (this poll's counted), and the stories counted.
@@ -66,9 +95,9 @@ local function frequencies(doc, others)
   local df, stories, day = {}, 0, math.floor(doc.t / 86400)
   for n = 1, #list do df[list[n]] = 0 end
   for d = day - 1, day + 1 do
-    local got = redis.call('HMGET', 'cl:df:' .. d, '', unpack(list))
-    stories = stories + (tonumber(got[1]) or 0)
-    for n = 1, #list do df[list[n]] = df[list[n]] + (tonumber(got[n + 1]) or 0) end
+    local counts = day_counts(d, list)
+    stories = stories + counts['']
+    for n = 1, #list do df[list[n]] = df[list[n]] + counts[list[n]] end
   end
   return df, math.max(stories, prior)
 end
@@ -162,9 +191,18 @@ local function eligible(doc, others)
   return out
 end
 
+-- A candidate's weights depend only on the day they are weighed for (its term counts, final
+-- while placing): a candidate of many of the poll's stories is weighed once per day.
+local weighed = {}
+local function weights(o, df, stories, day)
+  local key = day .. ' ' .. o.id
+  if not weighed[key] then weighed[key] = vector(o, df, stories) end
+  return weighed[key]
+end
+
 local function decide(doc, others, df, stories)
-  local vec, vectors = vector(doc, df, stories), {}
-  for _, o in ipairs(others) do vectors[o.id] = vector(o, df, stories) end
+  local vec, vectors, day = vector(doc, df, stories), {}, math.floor(doc.t / 86400)
+  for _, o in ipairs(others) do vectors[o.id] = weights(o, df, stories, day) end
   local score, best = 0, nil
   for _, o in ipairs(others) do
     local s = alike(vec, vectors[o.id])

@@ -106,7 +106,7 @@ return 0
 
 def fanned_out(r: redis.Redis, event: Event, story_id: str, waiting: bool, ttl: int) -> None:
     """The story's fan-out is done: off `stories:pending`, unless some topic waits for another
-    outlet; then it is fanned out again when one joins (cluster_place.lua, breaking.count_copies)."""
+    outlet; then it is fanned out again when one joins (cluster_place.lua, claim.CLAIM_LUA)."""
     keys = ["stories:pending", f"cl:wait:{event.id}", f"cl:o:{event.id}", f"cl:note:{story_id}"]
     args = [story_id, ttl, event.outlets if waiting else "", int(time.time())]
     r.register_script(DONE_LUA)(keys=keys, args=args)

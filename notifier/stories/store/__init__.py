@@ -29,6 +29,7 @@ from notifier.stories.store.audience import (
 )
 from notifier.stories.store.feeds import (
     FEED_FIELDS,
+    FeedWrites,
     NotFound,
     add_feed,
     disable_feed,
@@ -44,6 +45,7 @@ from notifier.stories.store.feeds import (
 
 __all__ = [
     "FEED_FIELDS",
+    "FeedWrites",
     "NotFound",
     "REMOVE_TOPIC_LUA",
     "SUBSCRIBER_FIELDS",

@@ -84,21 +84,40 @@ def list_feeds(r: redis.Redis) -> list[Feed]:
     return sorted(get_feeds(r, sorted(r.smembers("feeds"))), key=lambda f: (f.name.casefold(), f.id))
 
 
+class FeedWrites:
+    """Many feeds' updates sent in one round trip (`execute`): each feed's changed fields, and one
+    ZADD for every due time, not one per feed (most of what a steady poll writes)."""
+
+    def __init__(self, r: redis.Redis) -> None:
+        self.pipe = r.pipeline(transaction=False)
+        self.due: dict[str, float] = {}
+
+    def execute(self) -> None:
+        if self.due:
+            self.pipe.zadd("feeds:due", self.due)
+        self.due = {}
+        self.pipe.execute()
+
+
 def update_feed(r: redis.Redis, feed_id: str, next_poll: float | None = None, pipe=None, **changes) -> None:
     """Write only the fields that changed, so concurrent writers of other fields don't collide;
-    with `next_poll`, reschedule it in the same round trip."""
+    with `next_poll`, reschedule it in the same round trip. `pipe`: a pipeline or FeedWrites to
+    queue the writes on, for the caller to send with a whole batch's."""
     unknown = set(changes) - FEED_FIELDS
     if unknown:
         raise ValueError(f"unknown feed fields: {sorted(unknown)}")
     if next_poll is not None:
         changes["next_poll"] = next_poll
-    queued, pipe = pipe is not None, pipe if pipe is not None else r.pipeline(transaction=True)
+    batch, queued = pipe if isinstance(pipe, FeedWrites) else None, pipe is not None
+    pipe = batch.pipe if batch else pipe if queued else r.pipeline(transaction=True)
     pipe.hset(f"feed:{feed_id}", mapping=_encode(changes))
     if "url" in changes:
         pipe.hset("feeds:byurl", changes["url"], feed_id)
-    if next_poll is not None:
+    if next_poll is not None and batch:
+        batch.due[feed_id] = next_poll
+    elif next_poll is not None:
         pipe.zadd("feeds:due", {feed_id: next_poll})
-    if not queued:  # a caller's pipeline is sent by the caller, with a whole batch's writes
+    if not queued:
         pipe.execute()
 
 

@@ -10,8 +10,12 @@ Apprise paces a reused e-mail object to one message every few seconds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import apprise
 from apprise.plugins.base import NotifyBase
@@ -20,6 +24,18 @@ from notifier.core.redact import redact, redact_text
 from notifier.core.retry_after import parse_retry_after
 
 log = logging.getLogger(__name__)
+Noted = TypeVar("Noted")
+
+
+@contextmanager
+def noting_in(current: ContextVar, seen: Noted) -> Iterator[Noted]:
+    """`seen` is `current`'s value inside this block, and in the threads Apprise starts from it
+    (it copies the caller's context): where httpwatch and smtpwatch note what a send met."""
+    token = current.set(seen)
+    try:
+        yield seen
+    finally:
+        current.reset(token)
 
 
 class DeliveryError(Exception):

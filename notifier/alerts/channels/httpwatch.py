@@ -27,13 +27,12 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import requests
 
-from notifier.alerts.channels.base import UNAVAILABLE
+from notifier.alerts.channels.base import UNAVAILABLE, noting_in
 from notifier.core.retry_after import parse_retry_after
 
 __all__ = ["PERMANENT", "Seen", "install", "watch"]
@@ -101,16 +100,10 @@ def install() -> None:
         requests.Session.send = send
 
 
-@contextmanager
-def watch() -> Iterator[Seen]:
+def watch() -> AbstractContextManager[Seen]:
     """Note every HTTP response received inside this block (and in threads Apprise starts from it)."""
     install()
-    seen = Seen()
-    token = _current.set(seen)
-    try:
-        yield seen
-    finally:
-        _current.reset(token)
+    return noting_in(_current, Seen())
 
 
 def _record(seen: Seen, response: requests.Response, streamed: bool) -> None:

@@ -17,11 +17,11 @@ import contextvars
 import functools
 import smtplib
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from notifier.alerts.channels import smtp_errors
+from notifier.alerts.channels.base import noting_in
 
 __all__ = ["Seen", "install", "watch"]
 
@@ -81,13 +81,7 @@ def _note(seen: Seen, exc: BaseException, greeting: bool) -> None:
         seen.errors.append((exc, greeting))  # list.append is atomic across Apprise's threads
 
 
-@contextmanager
-def watch() -> Iterator[Seen]:
+def watch() -> AbstractContextManager[Seen]:
     """Note what smtplib raises inside this block (and in threads Apprise starts from it)."""
     install()
-    seen = Seen()
-    token = _current.set(seen)
-    try:
-        yield seen
-    finally:
-        _current.reset(token)
+    return noting_in(_current, Seen())
